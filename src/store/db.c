@@ -1,0 +1,323 @@
+/* db.c — the engine-independent half of db.h: URL dispatch to a backend, argument
+ * checks and cursor bookkeeping around the backend vtable, transactions and savepoints,
+ * the prepared-statement cache keyed by descriptor address, and error-text helpers. */
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "store/db.h"
+#include "store/db_impl.h"
+
+#define URL_SCHEME_MAX 32 /* longest scheme we look at */
+
+void db_fmt_err(char *err, size_t err_len, const char *fmt, ...) {
+  if (err == NULL || err_len == 0) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(err, err_len, fmt, ap);
+  va_end(ap);
+  if (n < 0) err[0] = '\0';
+}
+
+void db_set_errmsg(db_conn *c, const char *fmt, ...) {
+  assert(c != NULL);
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(c->errmsg, sizeof c->errmsg, fmt, ap);
+  va_end(ap);
+  if (n < 0) c->errmsg[0] = '\0';
+}
+
+/* ---- URL dispatch ------------------------------------------------------------------- */
+
+/* Length of a leading URI scheme ("postgres" in "postgres://..."), 0 when none.
+ * Scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ':'. */
+static size_t url_scheme_len(const char *url) {
+  if (!isalpha((unsigned char)url[0])) return 0;
+  for (size_t i = 1; i < URL_SCHEME_MAX && url[i] != '\0'; i++) {
+    unsigned char ch = (unsigned char)url[i];
+    if (ch == ':') return i;
+    if (!isalnum(ch) && ch != '+' && ch != '-' && ch != '.') return 0;
+  }
+  return 0;
+}
+
+static bool scheme_is(const char *url, size_t len, const char *name) {
+  return strlen(name) == len && strncasecmp(url, name, len) == 0;
+}
+
+db_conn *db_open(const char *url, char *err, size_t err_len) {
+  if (err != NULL && err_len > 0) err[0] = '\0';
+  if (url == NULL || url[0] == '\0') {
+    db_fmt_err(err, err_len, "database URL is empty");
+    return NULL;
+  }
+  size_t slen = url_scheme_len(url);
+  if (slen == 0) return db_sqlite_open(url, err, err_len); /* a plain path */
+  if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql"))
+    return db_pg_open(url, err, err_len);
+  if (scheme_is(url, slen, "sqlite")) {
+    const char *path = url + slen + 1;
+    if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite:///abs/path */
+    if (path[0] == '\0') {
+      db_fmt_err(err, err_len, "database URL \"%s\" names no file", url);
+      return NULL;
+    }
+    return db_sqlite_open(path, err, err_len);
+  }
+  db_fmt_err(err, err_len,
+             "unsupported database URL scheme \"%.*s\": use sqlite:PATH, a file path, "
+             "postgres:// or postgresql://",
+             (int)slen, url);
+  return NULL;
+}
+
+void db_close(db_conn *c) {
+  if (c == NULL) return;
+  assert(c->cursor == NULL && "db_close with an open cursor: call db_reset first");
+  c->ops->close(c);
+}
+
+enum db_kind db_conn_kind(const db_conn *c) {
+  assert(c != NULL);
+  return c->kind;
+}
+
+const char *db_errmsg(const db_conn *c) {
+  if (c == NULL) return "no connection";
+  return c->errmsg;
+}
+
+/* ---- statements and cursors --------------------------------------------------------- */
+
+int db_query(db_conn *c, const db_sql *q, const db_val *args, int nargs, db_cursor **out) {
+  assert(c != NULL && q != NULL && q->sql != NULL && out != NULL);
+  assert(nargs >= 0 && nargs <= DB_MAX_PARAMS);
+  assert(nargs == 0 || args != NULL);
+  assert(c->cursor == NULL && "one open cursor per connection: db_reset the previous one");
+  *out = NULL;
+  for (int i = 0; i < nargs; i++) {
+    assert(args[i].type == DB_T_NULL || args[i].type == DB_T_INT || args[i].type == DB_T_TEXT);
+    assert(args[i].type != DB_T_TEXT || args[i].s != NULL);
+  }
+  int rc = c->ops->query(c, q, args, nargs, out);
+  assert((rc == DB_OK) == (*out != NULL));
+  if (rc == DB_OK) c->cursor = *out;
+  return rc;
+}
+
+int db_step(db_cursor *cur) {
+  assert(cur != NULL && cur->conn->cursor == cur);
+  return cur->conn->ops->step(cur);
+}
+
+bool db_col_null(db_cursor *cur, int col) {
+  assert(cur != NULL && cur->conn->cursor == cur && col >= 0);
+  return cur->conn->ops->col_null(cur, col);
+}
+
+int64_t db_col_int(db_cursor *cur, int col) {
+  assert(cur != NULL && cur->conn->cursor == cur && col >= 0);
+  return cur->conn->ops->col_int(cur, col);
+}
+
+const char *db_col_text(db_cursor *cur, int col) {
+  assert(cur != NULL && cur->conn->cursor == cur && col >= 0);
+  const char *s = cur->conn->ops->col_text(cur, col);
+  return s != NULL ? s : "";
+}
+
+void db_reset(db_cursor *cur) {
+  if (cur == NULL) return;
+  db_conn *c = cur->conn;
+  assert(c != NULL);
+  if (c->cursor != cur) return; /* already reset */
+  c->ops->reset(cur);
+  c->cursor = NULL;
+}
+
+int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *changes) {
+  if (changes != NULL) *changes = 0;
+  db_cursor *cur = NULL;
+  int rc = db_query(c, q, args, nargs, &cur);
+  if (rc < 0) return rc;
+  long steps = 0;
+  do {
+    rc = db_step(cur);
+  } while (rc == DB_ROW && ++steps < DB_STEP_MAX);
+  if (rc == DB_ROW) {
+    db_set_errmsg(c, "%s: more than %ld rows", db_qname(q), DB_STEP_MAX);
+    rc = DB_ERR;
+  }
+  if (rc == DB_DONE && changes != NULL) *changes = c->ops->changes(cur);
+  db_reset(cur);
+  return rc < 0 ? rc : DB_OK;
+}
+
+int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out) {
+  assert(out != NULL);
+  *out = 0;
+  db_cursor *cur = NULL;
+  int rc = db_query(c, q, args, nargs, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  if (rc == DB_ROW) *out = db_col_int(cur, 0);
+  db_reset(cur);
+  return rc;
+}
+
+int db_exec_script(db_conn *c, const char *sql) {
+  assert(c != NULL && sql != NULL);
+  assert(c->cursor == NULL);
+  return c->ops->script(c, sql);
+}
+
+/* ---- transactions ------------------------------------------------------------------- */
+
+static int txn(db_conn *c, enum db_txn_op op) {
+  assert(c != NULL && op >= 0 && op < DB_TXN_COUNT);
+  assert(c->cursor == NULL && "reset the cursor before ending a transaction or savepoint");
+  return c->ops->txn(c, op);
+}
+
+static int begin(db_conn *c, enum db_txn_op op) {
+  assert(!c->ops->in_txn(c) && "transactions do not nest: use a savepoint");
+  c->savepoint_depth = 0;
+  return txn(c, op);
+}
+
+int db_begin(db_conn *c) { return begin(c, DB_TXN_BEGIN); }
+int db_begin_write(db_conn *c) { return begin(c, DB_TXN_BEGIN_WRITE); }
+int db_begin_read(db_conn *c) { return begin(c, DB_TXN_BEGIN_READ); }
+
+int db_commit(db_conn *c) {
+  int rc = txn(c, DB_TXN_COMMIT);
+  if (rc == DB_OK) c->savepoint_depth = 0;
+  return rc;
+}
+
+/* Safe to call in any state: without an open transaction it does nothing. */
+int db_rollback(db_conn *c) {
+  assert(c != NULL);
+  c->savepoint_depth = 0;
+  if (!c->ops->in_txn(c)) return DB_OK;
+  return txn(c, DB_TXN_ROLLBACK);
+}
+
+int db_savepoint(db_conn *c) {
+  assert(c != NULL && c->savepoint_depth == 0 && "savepoints nest one deep");
+  assert(c->ops->in_txn(c) && "a savepoint needs an open transaction");
+  int rc = txn(c, DB_TXN_SAVEPOINT);
+  if (rc == DB_OK) c->savepoint_depth = 1;
+  return rc;
+}
+
+int db_release(db_conn *c) {
+  assert(c != NULL && c->savepoint_depth == 1);
+  int rc = txn(c, DB_TXN_RELEASE);
+  c->savepoint_depth = 0; /* on failure the savepoint is unusable either way */
+  return rc;
+}
+
+/* Undo everything since db_savepoint and drop the savepoint. */
+int db_rollback_to(db_conn *c) {
+  assert(c != NULL && c->savepoint_depth == 1);
+  int rc = txn(c, DB_TXN_ROLLBACK_TO);
+  if (rc == DB_OK) rc = txn(c, DB_TXN_RELEASE);
+  c->savepoint_depth = 0;
+  return rc;
+}
+
+bool db_in_transaction(db_conn *c) {
+  assert(c != NULL);
+  return c->ops->in_txn(c);
+}
+
+int db_reconnect_if_lost(db_conn *c) {
+  assert(c != NULL && c->cursor == NULL);
+  return c->ops->reconnect(c);
+}
+
+bool db_reset_leaked_cursor(db_conn *c) {
+  assert(c != NULL);
+  if (c->cursor == NULL) return false;
+  db_reset(c->cursor);
+  return true;
+}
+
+int db_ping(db_conn *c) {
+  static const db_sql q = {.name = "ping", .sql = "SELECT 1"};
+  int64_t one = 0;
+  int rc = db_query_int(c, &q, NULL, 0, &one);
+  if (rc < 0) return rc;
+  if (rc != DB_ROW || one != 1) {
+    db_set_errmsg(c, "ping: unexpected answer");
+    return DB_ERR;
+  }
+  return DB_OK;
+}
+
+const char *db_server_version(db_conn *c) {
+  assert(c != NULL);
+  return c->ops->server_version(c);
+}
+
+/* ---- prepared-statement cache ------------------------------------------------------- */
+
+static size_t cache_hash(const db_sql *q) {
+  uint64_t h = (uint64_t)(uintptr_t)q;
+  h ^= h >> 33;
+  h *= UINT64_C(0xff51afd7ed558ccd);
+  h ^= h >> 33;
+  return (size_t)(h & (DB_CACHE_SLOTS - 1));
+}
+
+void *db_cache_find(const struct db_cache *cache, const db_sql *q) {
+  assert(cache != NULL && q != NULL);
+  size_t i = cache_hash(q);
+  for (size_t probes = 0; probes < DB_CACHE_SLOTS; probes++) {
+    const struct db_cache_slot *s = &cache->slots[i];
+    if (s->key == q) return s->entry;
+    if (s->key == NULL) return NULL;
+    i = (i + 1) & (DB_CACHE_SLOTS - 1);
+  }
+  return NULL;
+}
+
+int db_cache_put(struct db_cache *cache, const db_sql *q, void *entry) {
+  assert(cache != NULL && q != NULL && entry != NULL);
+  assert(cache->used <= DB_CACHE_MAX);
+  if (cache->used >= DB_CACHE_MAX) return DB_ERR;
+  size_t i = cache_hash(q);
+  for (size_t probes = 0; probes < DB_CACHE_SLOTS; probes++) {
+    struct db_cache_slot *s = &cache->slots[i];
+    if (s->key == q) { /* replace (the descriptor's text changed) */
+      s->entry = entry;
+      return DB_OK;
+    }
+    if (s->key == NULL) {
+      s->key = q;
+      s->entry = entry;
+      cache->used++;
+      return DB_OK;
+    }
+    i = (i + 1) & (DB_CACHE_SLOTS - 1);
+  }
+  assert(0 && "statement cache probe ran past a non-full table");
+  return DB_ERR;
+}
+
+void db_cache_clear(struct db_cache *cache, void (*free_entry)(db_conn *c, void *entry),
+                    db_conn *c) {
+  assert(cache != NULL);
+  for (size_t i = 0; i < DB_CACHE_SLOTS; i++) {
+    struct db_cache_slot *s = &cache->slots[i];
+    if (s->key != NULL && free_entry != NULL) free_entry(c, s->entry);
+    s->key = NULL;
+    s->entry = NULL;
+  }
+  cache->used = 0;
+}

@@ -1,0 +1,97 @@
+/* db.h — the store driver interface: one connection, prepared statements, typed
+ * parameters and a row cursor, with an SQLite and a PostgreSQL backend.
+ *
+ * Every query is a `db_sql` descriptor declared once (usually `static const`) with its
+ * SQL text in `$1, $2, ...` parameter style, which both engines accept. A descriptor may
+ * carry a PostgreSQL-only variant where the dialects must differ. A connection prepares
+ * each descriptor lazily on first use and caches it for its lifetime (keyed by the
+ * descriptor's address), so user input never reaches SQL text.
+ *
+ * A connection is used by one thread at a time. Concurrency lives in exec.h. */
+#ifndef MPS_STORE_DB_H
+#define MPS_STORE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum db_kind { DB_SQLITE = 1, DB_POSTGRES = 2 };
+
+/* Result codes of every db_* call. Negative values are failures. */
+enum db_rc {
+  DB_OK = 0,
+  DB_ROW = 1,         /* db_step: a row is available */
+  DB_DONE = 2,        /* db_step: no more rows */
+  DB_ERR = -1,        /* any other failure; details via db_errmsg() */
+  DB_CONSTRAINT = -2, /* unique / foreign key / check violation */
+  DB_BUSY = -3,       /* lock timeout, serialization failure: the caller may retry */
+  DB_CONN = -4,       /* connection lost or store unavailable */
+};
+
+/* A query descriptor. `sql` is used on both engines unless `sql_pg` is set. */
+typedef struct db_sql {
+  const char *name; /* short identifier for logs and metrics, e.g. "merchant_insert" */
+  const char *sql;
+  const char *sql_pg; /* optional PostgreSQL variant */
+} db_sql;
+
+enum db_type { DB_T_NULL = 0, DB_T_INT = 1, DB_T_TEXT = 2 };
+
+typedef struct db_val {
+  enum db_type type;
+  int64_t i;
+  const char *s; /* NUL-terminated; not copied, must outlive the statement run */
+} db_val;
+
+static inline db_val db_int(int64_t v) { return (db_val){.type = DB_T_INT, .i = v}; }
+static inline db_val db_text(const char *s) {
+  return s ? (db_val){.type = DB_T_TEXT, .s = s} : (db_val){.type = DB_T_NULL};
+}
+static inline db_val db_null(void) { return (db_val){.type = DB_T_NULL}; }
+
+typedef struct db_conn db_conn;
+typedef struct db_cursor db_cursor; /* owned by the connection; one open at a time */
+
+/* Open a connection. `url` is "sqlite:PATH" (or a plain path) or "postgres://..." /
+ * "postgresql://...". On failure returns NULL and writes a message into err. */
+db_conn *db_open(const char *url, char *err, size_t err_len);
+void db_close(db_conn *c);
+enum db_kind db_conn_kind(const db_conn *c);
+const char *db_errmsg(const db_conn *c);
+
+/* Run a statement with parameters. On success the cursor is positioned before the
+ * first row; call db_step until DB_DONE, then db_reset. For statements without
+ * results, db_run runs to completion and reports rows changed. */
+int db_query(db_conn *c, const db_sql *q, const db_val *args, int nargs, db_cursor **out);
+int db_step(db_cursor *cur);                  /* DB_ROW, DB_DONE or < 0 */
+bool db_col_null(db_cursor *cur, int col);
+int64_t db_col_int(db_cursor *cur, int col);  /* 0 when NULL */
+const char *db_col_text(db_cursor *cur, int col); /* "" when NULL; valid until next step/reset */
+void db_reset(db_cursor *cur);                /* release the cursor; always call */
+
+int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *changes);
+/* Convenience: run a query expected to return at most one row with one integer column.
+ * Returns DB_ROW with *out set, DB_DONE when no row, or < 0. */
+int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out);
+
+/* Raw SQL for migrations and set-up only (may hold several statements; no parameters). */
+int db_exec_script(db_conn *c, const char *sql);
+
+/* Transactions. db_begin_write takes the write lock at once on SQLite (BEGIN IMMEDIATE). */
+int db_begin(db_conn *c);
+int db_begin_write(db_conn *c);
+int db_commit(db_conn *c);
+int db_rollback(db_conn *c);
+/* Savepoints nest inside a transaction: used by the SQLite group-commit writer to run
+ * several jobs in one transaction while keeping each job all-or-nothing. */
+int db_savepoint(db_conn *c);
+int db_release(db_conn *c);
+int db_rollback_to(db_conn *c);
+
+/* Cheap liveness probe (SELECT 1). */
+int db_ping(db_conn *c);
+
+/* Human-readable server description, e.g. "sqlite 3.40.1" or "postgresql 15.20". */
+const char *db_server_version(db_conn *c);
+
+#endif

@@ -1,0 +1,104 @@
+/* db_impl.h — private to src/store: the backend vtable behind db.h, the shared part of
+ * every connection (error text, cursor and savepoint bookkeeping, the prepared-statement
+ * cache keyed by descriptor address) and a few internal calls used by exec.c.
+ * Nothing outside src/store includes this file. */
+#ifndef MPS_STORE_DB_IMPL_H
+#define MPS_STORE_DB_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "store/db.h"
+
+#define DB_MAX_PARAMS 100      /* most $N parameters in one statement */
+#define DB_ERRMSG_LEN 512      /* error text kept per connection */
+#define DB_CACHE_SLOTS 1024    /* prepared statements per connection: table size (2^n) */
+#define DB_CACHE_MAX 768       /* ... and most entries (load factor 0.75) */
+#define DB_STEP_MAX (1L << 30) /* most rows one db_run walks through */
+
+/* Transaction-control statements every backend provides. */
+enum db_txn_op {
+  DB_TXN_BEGIN = 0,
+  DB_TXN_BEGIN_WRITE, /* SQLite: BEGIN IMMEDIATE */
+  DB_TXN_BEGIN_READ,  /* PostgreSQL: BEGIN READ ONLY */
+  DB_TXN_COMMIT,
+  DB_TXN_ROLLBACK,
+  DB_TXN_SAVEPOINT,
+  DB_TXN_RELEASE,
+  DB_TXN_ROLLBACK_TO, /* rolls back to the savepoint; the caller then releases it */
+  DB_TXN_COUNT
+};
+
+/* The part of a cursor db.c sees; backends embed it first. */
+struct db_cursor {
+  db_conn *conn;
+};
+
+struct db_ops {
+  void (*close)(db_conn *c);
+  /* Prepare (cached), bind and execute; on success *out is the open cursor. */
+  int (*query)(db_conn *c, const db_sql *q, const db_val *args, int nargs, db_cursor **out);
+  int (*step)(db_cursor *cur);
+  bool (*col_null)(db_cursor *cur, int col);
+  int64_t (*col_int)(db_cursor *cur, int col);
+  const char *(*col_text)(db_cursor *cur, int col);
+  int64_t (*changes)(db_cursor *cur); /* rows changed by the statement of cur */
+  void (*reset)(db_cursor *cur);
+  int (*script)(db_conn *c, const char *sql);
+  int (*txn)(db_conn *c, enum db_txn_op op);
+  bool (*in_txn)(db_conn *c);
+  int (*reconnect)(db_conn *c); /* re-establish a lost connection; DB_OK when usable */
+  const char *(*server_version)(db_conn *c);
+};
+
+/* One slot of the prepared-statement cache: key is the descriptor address, entry is the
+ * backend's prepared statement record. Open addressing with linear probing; entries are
+ * never deleted one by one, only all at once (db_cache_clear). */
+struct db_cache_slot {
+  const db_sql *key;
+  void *entry;
+};
+
+struct db_cache {
+  struct db_cache_slot slots[DB_CACHE_SLOTS];
+  size_t used;
+};
+
+/* The shared head of every connection; backends embed it first. */
+struct db_conn {
+  const struct db_ops *ops;
+  enum db_kind kind;
+  db_cursor *cursor;   /* the open cursor, NULL when none: one at a time */
+  int savepoint_depth; /* 0 or 1 */
+  struct db_cache cache;
+  char errmsg[DB_ERRMSG_LEN];
+};
+
+/* A descriptor's name for error text. */
+static inline const char *db_qname(const db_sql *q) {
+  return q != NULL && q->name != NULL ? q->name : "query";
+}
+
+/* Backends. */
+db_conn *db_sqlite_open(const char *path, char *err, size_t err_len);
+db_conn *db_pg_open(const char *url, char *err, size_t err_len);
+
+/* Error text helpers (truncate silently; err may be NULL when err_len is 0). */
+void db_set_errmsg(db_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void db_fmt_err(char *err, size_t err_len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Statement cache: find the entry for q (NULL when absent), add one (DB_ERR when full). */
+void *db_cache_find(const struct db_cache *cache, const db_sql *q);
+int db_cache_put(struct db_cache *cache, const db_sql *q, void *entry);
+/* Visit and forget every entry (free_entry may be NULL). */
+void db_cache_clear(struct db_cache *cache, void (*free_entry)(db_conn *c, void *entry),
+                    db_conn *c);
+
+/* Internal calls for exec.c. */
+int db_begin_read(db_conn *c);        /* read transaction (read-only on PostgreSQL) */
+bool db_in_transaction(db_conn *c);   /* a transaction is open on the connection */
+int db_reconnect_if_lost(db_conn *c); /* PostgreSQL: PQreset a broken connection */
+bool db_reset_leaked_cursor(db_conn *c); /* reset a cursor a job forgot; true if there was one */
+
+#endif

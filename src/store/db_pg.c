@@ -1,0 +1,339 @@
+/* db_pg.c — the PostgreSQL backend of db.h over libpq: connecting, statements prepared
+ * lazily under per-connection names and cached by descriptor address, text parameters and
+ * results, SQLSTATE mapping, transaction control and reconnection of a lost connection. */
+#include <assert.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "store/db.h"
+#include "store/db_impl.h"
+
+#define PG_CONNECT_TIMEOUT_S "10" /* default; the URL's connect_timeout wins */
+#define PG_STMT_NAME_LEN 24
+#define PG_INT_TEXT_LEN 24 /* "-9223372036854775808" + NUL */
+
+struct pg_stmt {
+  char name[PG_STMT_NAME_LEN];
+  const char *sql; /* the text it was prepared from */
+  int nparams;
+};
+
+struct pg_cursor {
+  struct db_cursor base;
+  PGresult *res;
+  const char *name;
+  int row;   /* current row, -1 before the first */
+  int nrows;
+};
+
+struct pg_conn {
+  struct db_conn base;
+  PGconn *pg;
+  struct pg_cursor cursor;
+  unsigned stmt_counter; /* source of statement names */
+  char version[64];
+};
+
+static const char *const TXN_SQL[DB_TXN_COUNT] = {
+    [DB_TXN_BEGIN] = "BEGIN",
+    [DB_TXN_BEGIN_WRITE] = "BEGIN",
+    [DB_TXN_BEGIN_READ] = "BEGIN READ ONLY",
+    [DB_TXN_COMMIT] = "COMMIT",
+    [DB_TXN_ROLLBACK] = "ROLLBACK",
+    [DB_TXN_SAVEPOINT] = "SAVEPOINT sp",
+    [DB_TXN_RELEASE] = "RELEASE SAVEPOINT sp",
+    [DB_TXN_ROLLBACK_TO] = "ROLLBACK TO SAVEPOINT sp",
+};
+
+static struct pg_conn *pgc(db_conn *c) {
+  assert(c != NULL && c->kind == DB_POSTGRES);
+  return (struct pg_conn *)c;
+}
+
+/* libpq messages end in a newline; error text should not. */
+static void pg_set_err(struct pg_conn *p, const char *what, const char *msg) {
+  size_t len = msg != NULL ? strlen(msg) : 0;
+  while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' ')) len--;
+  if (len > DB_ERRMSG_LEN) len = DB_ERRMSG_LEN;
+  db_set_errmsg(&p->base, "%s: %.*s", what, (int)len, msg != NULL ? msg : "");
+}
+
+/* Map a failed result (res may be NULL) to a db_rc and record its message. */
+static int pg_fail(struct pg_conn *p, const char *what, const PGresult *res) {
+  const char *msg = res != NULL ? PQresultErrorMessage(res) : NULL;
+  if (msg == NULL || msg[0] == '\0') msg = PQerrorMessage(p->pg);
+  pg_set_err(p, what, msg);
+  if (PQstatus(p->pg) != CONNECTION_OK) return DB_CONN;
+  const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+  if (state == NULL) return res == NULL ? DB_CONN : DB_ERR;
+  if (strncmp(state, "23", 2) == 0) return DB_CONSTRAINT;
+  if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+      strcmp(state, "55P03") == 0)
+    return DB_BUSY;
+  if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0) return DB_CONN;
+  return DB_ERR;
+}
+
+static void pg_free_stmt(db_conn *c, void *entry) {
+  (void)c;
+  free(entry);
+}
+
+/* Session settings; run after every (re)connect. */
+static int pg_session_setup(struct pg_conn *p) {
+  PGresult *res = PQexec(p->pg, "SET client_min_messages = warning");
+  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, "session setup", res);
+  PQclear(res);
+  int v = PQserverVersion(p->pg);
+  if (v >= 100000)
+    snprintf(p->version, sizeof p->version, "postgresql %d.%d", v / 10000, v % 10000);
+  else
+    snprintf(p->version, sizeof p->version, "postgresql %d.%d.%d", v / 10000,
+             (v / 100) % 100, v % 100);
+  return rc;
+}
+
+static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
+                          struct pg_stmt *st) {
+  int len = snprintf(st->name, sizeof st->name, "mps_%u", ++p->stmt_counter);
+  assert(len > 0 && (size_t)len < sizeof st->name);
+  PGresult *res = PQprepare(p->pg, st->name, sql, 0, NULL);
+  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
+  PQclear(res);
+  if (rc != DB_OK) return rc;
+  res = PQdescribePrepared(p->pg, st->name);
+  rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
+  if (rc == DB_OK) st->nparams = PQnparams(res);
+  PQclear(res);
+  if (rc == DB_OK && st->nparams > DB_MAX_PARAMS) {
+    db_set_errmsg(&p->base, "%s: %d parameters, at most %d", db_qname(q), st->nparams,
+                  DB_MAX_PARAMS);
+    rc = DB_ERR;
+  }
+  st->sql = sql;
+  return rc;
+}
+
+static int pg_prepare(struct pg_conn *p, const db_sql *q, struct pg_stmt **out) {
+  const char *sql = q->sql_pg != NULL ? q->sql_pg : q->sql;
+  struct pg_stmt *st = db_cache_find(&p->base.cache, q);
+  if (st != NULL && st->sql == sql) {
+    *out = st;
+    return DB_OK;
+  }
+  /* A reused descriptor address: the old server-side statement just stays unused. */
+  pg_free_stmt(&p->base, st);
+  if (st == NULL && p->base.cache.used >= DB_CACHE_MAX) {
+    db_set_errmsg(&p->base, "%s: statement cache full (%d)", db_qname(q), DB_CACHE_MAX);
+    assert(0 && "statement cache full: are db_sql descriptors static?");
+    return DB_ERR;
+  }
+  st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    db_set_errmsg(&p->base, "%s: out of memory", db_qname(q));
+    return DB_ERR;
+  }
+  int rc = pg_prepare_new(p, q, sql, st);
+  if (rc == DB_OK) rc = db_cache_put(&p->base.cache, q, st);
+  if (rc != DB_OK) {
+    free(st);
+    return rc;
+  }
+  *out = st;
+  return DB_OK;
+}
+
+static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
+                    db_cursor **out) {
+  struct pg_conn *p = pgc(c);
+  struct pg_stmt *st = NULL;
+  int rc = pg_prepare(p, q, &st);
+  if (rc != DB_OK) return rc;
+  if (nargs != st->nparams) {
+    db_set_errmsg(c, "%s: %d arguments for %d parameters", db_qname(q), nargs, st->nparams);
+    return DB_ERR;
+  }
+  const char *values[DB_MAX_PARAMS];
+  char ints[DB_MAX_PARAMS][PG_INT_TEXT_LEN];
+  for (int k = 0; k < nargs; k++) {
+    switch (args[k].type) {
+    case DB_T_INT: {
+      int len = snprintf(ints[k], sizeof ints[k], "%" PRId64, args[k].i);
+      assert(len > 0 && (size_t)len < sizeof ints[k]);
+      values[k] = ints[k];
+      break;
+    }
+    case DB_T_TEXT: values[k] = args[k].s; break;
+    default: values[k] = NULL; break;
+    }
+  }
+  PGresult *res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL,
+                                 NULL, 0);
+  ExecStatusType es = PQresultStatus(res);
+  if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
+    rc = pg_fail(p, db_qname(q), res);
+    PQclear(res);
+    return rc;
+  }
+  struct pg_cursor *cur = &p->cursor;
+  *cur = (struct pg_cursor){
+      .base = {.conn = c}, .res = res, .name = db_qname(q), .row = -1, .nrows = PQntuples(res)};
+  *out = &cur->base;
+  return DB_OK;
+}
+
+static int pg_step(db_cursor *base) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  assert(cur->res != NULL && cur->row >= -1 && cur->row <= cur->nrows);
+  if (cur->row < cur->nrows) cur->row++;
+  return cur->row < cur->nrows ? DB_ROW : DB_DONE;
+}
+
+static void pg_check_col(const struct pg_cursor *cur, int col) {
+  assert(cur->res != NULL && cur->row >= 0 && cur->row < cur->nrows && "no current row");
+  assert(col < PQnfields(cur->res) && "column out of range");
+  (void)cur;
+  (void)col;
+}
+
+static bool pg_col_null(db_cursor *base, int col) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  pg_check_col(cur, col);
+  return PQgetisnull(cur->res, cur->row, col) != 0;
+}
+
+static int64_t pg_col_int(db_cursor *base, int col) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  pg_check_col(cur, col);
+  if (PQgetisnull(cur->res, cur->row, col)) return 0;
+  const char *s = PQgetvalue(cur->res, cur->row, col);
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  assert(errno == 0 && end != s && *end == '\0' && "column is not an integer");
+  return (int64_t)v;
+}
+
+static const char *pg_col_text(db_cursor *base, int col) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  pg_check_col(cur, col);
+  return PQgetvalue(cur->res, cur->row, col); /* "" for NULL */
+}
+
+static int64_t pg_changes(db_cursor *base) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  const char *s = PQcmdTuples(cur->res);
+  if (s == NULL || s[0] == '\0') return 0;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  return errno == 0 && *end == '\0' ? (int64_t)v : 0;
+}
+
+static void pg_reset(db_cursor *base) {
+  struct pg_cursor *cur = (struct pg_cursor *)base;
+  PQclear(cur->res);
+  cur->res = NULL;
+}
+
+static int pg_script(db_conn *c, const char *sql) {
+  struct pg_conn *p = pgc(c);
+  PGresult *res = PQexec(p->pg, sql);
+  ExecStatusType es = PQresultStatus(res);
+  int rc = (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) ? DB_OK
+                                                            : pg_fail(p, "script", res);
+  PQclear(res);
+  return rc;
+}
+
+static int pg_txn(db_conn *c, enum db_txn_op op) {
+  struct pg_conn *p = pgc(c);
+  PGresult *res = PQexec(p->pg, TXN_SQL[op]);
+  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, TXN_SQL[op], res);
+  /* COMMIT of a transaction an error aborted answers "ROLLBACK": nothing was written. */
+  if (rc == DB_OK && op == DB_TXN_COMMIT && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+    db_set_errmsg(c, "COMMIT: the transaction had failed and was rolled back");
+    rc = DB_ERR;
+  }
+  PQclear(res);
+  return rc;
+}
+
+static bool pg_in_txn(db_conn *c) {
+  PGTransactionStatusType ts = PQtransactionStatus(pgc(c)->pg);
+  return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
+}
+
+/* After PQreset the server has forgotten every prepared statement. */
+static int pg_reconnect(db_conn *c) {
+  struct pg_conn *p = pgc(c);
+  if (PQstatus(p->pg) == CONNECTION_OK) return DB_OK;
+  db_cache_clear(&c->cache, pg_free_stmt, c);
+  c->savepoint_depth = 0;
+  PQreset(p->pg);
+  if (PQstatus(p->pg) != CONNECTION_OK) {
+    pg_set_err(p, "reconnect", PQerrorMessage(p->pg));
+    return DB_CONN;
+  }
+  return pg_session_setup(p);
+}
+
+static const char *pg_server_version(db_conn *c) { return pgc(c)->version; }
+
+static void pg_close(db_conn *c) {
+  struct pg_conn *p = pgc(c);
+  db_cache_clear(&c->cache, pg_free_stmt, c);
+  PQfinish(p->pg);
+  free(p);
+}
+
+static const struct db_ops PG_OPS = {
+    .close = pg_close,
+    .query = pg_query,
+    .step = pg_step,
+    .col_null = pg_col_null,
+    .col_int = pg_col_int,
+    .col_text = pg_col_text,
+    .changes = pg_changes,
+    .reset = pg_reset,
+    .script = pg_script,
+    .txn = pg_txn,
+    .in_txn = pg_in_txn,
+    .reconnect = pg_reconnect,
+    .server_version = pg_server_version,
+};
+
+db_conn *db_pg_open(const char *url, char *err, size_t err_len) {
+  assert(url != NULL);
+  struct pg_conn *p = calloc(1, sizeof *p);
+  if (p == NULL) {
+    db_fmt_err(err, err_len, "out of memory");
+    return NULL;
+  }
+  p->base.ops = &PG_OPS;
+  p->base.kind = DB_POSTGRES;
+  /* Later keywords win, so the URL (expanded from dbname) overrides our defaults. */
+  const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+  const char *const vals[] = {PG_CONNECT_TIMEOUT_S, "mps", url, NULL};
+  p->pg = PQconnectdbParams(keys, vals, 1);
+  if (p->pg == NULL || PQstatus(p->pg) != CONNECTION_OK) {
+    db_fmt_err(err, err_len, "cannot connect to postgresql: %s",
+               p->pg != NULL ? PQerrorMessage(p->pg) : "out of memory");
+    size_t n = err != NULL ? strnlen(err, err_len) : 0;
+    while (n > 0 && err[n - 1] == '\n') err[--n] = '\0';
+    PQfinish(p->pg);
+    free(p);
+    return NULL;
+  }
+  if (pg_session_setup(p) != DB_OK) {
+    db_fmt_err(err, err_len, "postgresql session setup: %s", p->base.errmsg);
+    pg_close(&p->base);
+    return NULL;
+  }
+  return &p->base;
+}
