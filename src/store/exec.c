@@ -1,0 +1,467 @@
+/* exec.c — the store executor of exec.h: bounded job queues and the threads that drain
+ * them. SQLite: one writer thread running queued WRITE jobs as a group transaction (one
+ * SAVEPOINT per job, one COMMIT per group) plus reader threads for READ jobs.
+ * PostgreSQL: a pool of threads, each job its own transaction. */
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/db.h"
+#include "store/db_impl.h"
+#include "store/exec.h"
+
+#define EXEC_BUSY_RETRIES 3 /* reruns of a job (or group) after DB_BUSY */
+
+struct job_queue {
+  db_job *head;
+  db_job *tail;
+  size_t len;
+};
+
+enum worker_role { W_WRITER = 1, W_READER = 2, W_POOL = 3 };
+
+struct worker {
+  struct db_exec *ex;
+  db_conn *conn;
+  enum worker_role role;
+  pthread_t thread;
+  bool started;
+};
+
+struct db_exec {
+  enum db_kind kind;
+  pthread_mutex_t mu;
+  pthread_cond_t work_cv;  /* SQLite: the writer's queue; PostgreSQL: the one queue */
+  pthread_cond_t read_cv;  /* SQLite: the readers' queue */
+  struct job_queue workq;  /* SQLite: WRITE jobs; PostgreSQL: every job */
+  struct job_queue readq;  /* SQLite: READ jobs */
+  size_t queue_max;
+  int batch_max;
+  bool stopping;
+  struct db_exec_stats stats; /* under mu; queue_depth computed on read */
+  struct worker *workers;
+  int nworkers;
+};
+
+static int64_t now_ns(void) {
+  struct timespec ts;
+  int rc = clock_gettime(CLOCK_MONOTONIC, &ts);
+  assert(rc == 0);
+  (void)rc;
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- queues ------------------------------------------------------------------------- */
+
+static void queue_push(struct job_queue *q, db_job *job) {
+  job->next = NULL;
+  if (q->tail != NULL) q->tail->next = job;
+  else q->head = job;
+  q->tail = job;
+  q->len++;
+}
+
+static db_job *queue_pop(struct job_queue *q) {
+  db_job *job = q->head;
+  if (job == NULL) return NULL;
+  assert(q->len > 0);
+  q->head = job->next;
+  if (q->head == NULL) q->tail = NULL;
+  q->len--;
+  job->next = NULL;
+  return job;
+}
+
+/* Wait for work on q; false when the executor is stopping and q is drained. */
+static bool wait_for_work(struct db_exec *ex, struct job_queue *q, pthread_cond_t *cv) {
+  while (q->len == 0 && !ex->stopping) pthread_cond_wait(cv, &ex->mu);
+  return q->len > 0;
+}
+
+/* ---- running jobs ------------------------------------------------------------------- */
+
+/* run() must return DB_JOB_COMMIT, DB_JOB_ROLLBACK or a negative db_rc. */
+static int run_job(db_conn *c, db_job *job) {
+  int r = job->run(c, job->arg);
+  if (db_reset_leaked_cursor(c))
+    fprintf(stderr, "store: a job left a cursor open; it was reset\n");
+  if (r > DB_JOB_ROLLBACK) {
+    fprintf(stderr, "store: a job returned %d, treated as a failure\n", r);
+    r = DB_ERR;
+  }
+  return r;
+}
+
+static void finish_jobs(struct db_exec *ex, db_job **jobs, int n, uint64_t busy, bool group) {
+  uint64_t failed = 0;
+  for (int i = 0; i < n; i++)
+    if (jobs[i]->status < 0) failed++;
+  pthread_mutex_lock(&ex->mu);
+  ex->stats.jobs_done += (uint64_t)n;
+  ex->stats.jobs_failed += failed;
+  ex->stats.busy_retries += busy;
+  if (group) ex->stats.write_groups++;
+  pthread_mutex_unlock(&ex->mu);
+  for (int i = 0; i < n; i++) /* the job may be freed by done(): touch it no more */
+    if (jobs[i]->done != NULL) jobs[i]->done(jobs[i]);
+}
+
+/* Roll back whatever a failed attempt left open; DB_OK when the connection is clean. */
+static int ensure_no_txn(db_conn *c) {
+  if (!db_in_transaction(c)) return DB_OK;
+  int rc = db_rollback(c);
+  if (rc == DB_OK && db_in_transaction(c)) rc = DB_ERR;
+  return rc;
+}
+
+static int begin_own_txn(db_conn *c, enum db_job_mode mode) {
+  int rc = ensure_no_txn(c);
+  if (rc == DB_OK) rc = mode == DB_JOB_READ ? db_begin_read(c) : db_begin(c);
+  if (rc == DB_CONN) { /* an idle connection may have died unnoticed: one reconnect */
+    rc = db_reconnect_if_lost(c);
+    if (rc == DB_OK) rc = mode == DB_JOB_READ ? db_begin_read(c) : db_begin(c);
+  }
+  return rc;
+}
+
+/* One job in its own transaction (PostgreSQL pool, SQLite readers). Returns its status. */
+static int run_own_txn(db_conn *c, db_job *job, uint64_t *busy) {
+  int rc = db_reconnect_if_lost(c);
+  if (rc < 0) return rc;
+  for (int attempt = 0; attempt <= EXEC_BUSY_RETRIES; attempt++) {
+    rc = begin_own_txn(c, job->mode);
+    if (rc < 0) return rc;
+    int r = run_job(c, job);
+    if (r == DB_JOB_COMMIT) {
+      rc = db_commit(c);
+      if (rc == DB_OK) return DB_JOB_COMMIT;
+      (void)db_rollback(c);
+      r = rc;
+    } else {
+      rc = db_rollback(c);
+      if (r >= 0 && rc < 0) r = rc; /* a rejection whose rollback failed is a failure */
+    }
+    if (r != DB_BUSY || attempt == EXEC_BUSY_RETRIES) return r;
+    (*busy)++;
+  }
+  return DB_ERR; /* not reached */
+}
+
+/* One WRITE job inside the group transaction, in its own savepoint. DB_OK with
+ * job->status set when the group may go on; < 0 when the group transaction is lost. */
+static int writer_job(db_conn *c, db_job *job, uint64_t *busy) {
+  for (int attempt = 0; attempt <= EXEC_BUSY_RETRIES; attempt++) {
+    int rc = db_savepoint(c);
+    if (rc < 0) return rc;
+    int r = run_job(c, job);
+    if (r == DB_JOB_COMMIT) {
+      rc = db_release(c);
+      if (rc < 0) return rc;
+      job->status = DB_JOB_COMMIT;
+      return DB_OK;
+    }
+    if (!db_in_transaction(c)) return r < 0 ? r : DB_ERR; /* the engine rolled it all back */
+    rc = db_rollback_to(c);
+    if (rc < 0) return rc;
+    if (r != DB_BUSY || attempt == EXEC_BUSY_RETRIES) {
+      job->status = r;
+      return DB_OK;
+    }
+    (*busy)++;
+  }
+  return DB_ERR; /* not reached */
+}
+
+static int writer_try_group(db_conn *c, db_job **jobs, int n, uint64_t *busy) {
+  int rc = ensure_no_txn(c);
+  if (rc == DB_OK) rc = db_begin_write(c);
+  for (int i = 0; i < n && rc == DB_OK; i++) rc = writer_job(c, jobs[i], busy);
+  if (rc == DB_OK) rc = db_commit(c);
+  return rc;
+}
+
+/* Run a group: one transaction, one COMMIT. If the transaction is lost or COMMIT fails
+ * every job of the group fails: later jobs may have read what earlier ones wrote. */
+static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
+  uint64_t busy = 0;
+  for (int attempt = 0; attempt <= EXEC_BUSY_RETRIES; attempt++) {
+    int rc = writer_try_group(c, jobs, n, &busy);
+    if (rc == DB_OK) break;
+    (void)db_rollback(c);
+    if (rc != DB_BUSY || attempt == EXEC_BUSY_RETRIES) {
+      for (int i = 0; i < n; i++) jobs[i]->status = rc;
+      break;
+    }
+    busy++;
+  }
+  finish_jobs(ex, jobs, n, busy, true);
+}
+
+/* ---- threads ------------------------------------------------------------------------ */
+
+static void *writer_main(void *arg) {
+  struct worker *w = arg;
+  struct db_exec *ex = w->ex;
+  db_job **batch = calloc((size_t)ex->batch_max, sizeof *batch);
+  assert(batch != NULL && "writer batch allocation");
+  if (batch == NULL) abort();
+  for (;;) { /* until stopped and drained */
+    pthread_mutex_lock(&ex->mu);
+    if (!wait_for_work(ex, &ex->workq, &ex->work_cv)) {
+      pthread_mutex_unlock(&ex->mu);
+      break;
+    }
+    int n = 0; /* whatever is queued now: the group grows while the last COMMIT syncs */
+    while (n < ex->batch_max && ex->workq.len > 0) batch[n++] = queue_pop(&ex->workq);
+    pthread_mutex_unlock(&ex->mu);
+    writer_group(ex, w->conn, batch, n);
+  }
+  free(batch);
+  return NULL;
+}
+
+/* SQLite readers and the PostgreSQL pool: one job at a time in its own transaction. */
+static void *single_main(void *arg) {
+  struct worker *w = arg;
+  struct db_exec *ex = w->ex;
+  struct job_queue *q = w->role == W_READER ? &ex->readq : &ex->workq;
+  pthread_cond_t *cv = w->role == W_READER ? &ex->read_cv : &ex->work_cv;
+  for (;;) { /* until stopped and drained */
+    pthread_mutex_lock(&ex->mu);
+    if (!wait_for_work(ex, q, cv)) {
+      pthread_mutex_unlock(&ex->mu);
+      break;
+    }
+    db_job *job = queue_pop(q);
+    pthread_mutex_unlock(&ex->mu);
+    uint64_t busy = 0;
+    job->status = run_own_txn(w->conn, job, &busy);
+    finish_jobs(ex, &job, 1, busy, false);
+  }
+  return NULL;
+}
+
+/* ---- start and stop ----------------------------------------------------------------- */
+
+static bool in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
+
+static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, char *err,
+                           size_t err_len) {
+  if (!in_range(cfg->queue_max, 1, 1000000)) {
+    db_fmt_err(err, err_len, "queue_max %d is outside 1..1000000", cfg->queue_max);
+    return -1;
+  }
+  if (kind == DB_SQLITE && !in_range(cfg->readers, 1, 64)) {
+    db_fmt_err(err, err_len, "readers %d is outside 1..64", cfg->readers);
+    return -1;
+  }
+  if (kind == DB_SQLITE && !in_range(cfg->batch_max, 1, 1024)) {
+    db_fmt_err(err, err_len, "batch_max %d is outside 1..1024", cfg->batch_max);
+    return -1;
+  }
+  if (kind == DB_POSTGRES && !in_range(cfg->pool_size, 1, 256)) {
+    db_fmt_err(err, err_len, "pool_size %d is outside 1..256", cfg->pool_size);
+    return -1;
+  }
+  return 0;
+}
+
+/* Every SQLite thread must see the same file: an in-memory database is per connection. */
+static int check_sqlite_file(db_conn *c, char *err, size_t err_len) {
+  static const db_sql q = {.name = "database_file",
+                           .sql = "SELECT file FROM pragma_database_list WHERE name = 'main'"};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &q, NULL, 0, &cur);
+  bool on_disk = rc == DB_OK && db_step(cur) == DB_ROW && db_col_text(cur, 0)[0] != '\0';
+  db_reset(cur);
+  if (rc != DB_OK) {
+    db_fmt_err(err, err_len, "sqlite: %s", db_errmsg(c));
+    return -1;
+  }
+  if (!on_disk) {
+    db_fmt_err(err, err_len, "the executor needs an SQLite file, not an in-memory database");
+    return -1;
+  }
+  return 0;
+}
+
+/* Open the connections of workers 1..n-1 (worker 0 holds the probe connection). */
+static int open_workers(db_exec *ex, const char *url, char *err, size_t err_len) {
+  for (int i = 1; i < ex->nworkers; i++) {
+    struct worker *w = &ex->workers[i];
+    w->conn = db_open(url, err, err_len);
+    if (w->conn == NULL) return -1;
+    if (w->role == W_READER && db_exec_script(w->conn, "PRAGMA query_only=1") != DB_OK) {
+      db_fmt_err(err, err_len, "reader connection: %s", db_errmsg(w->conn));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int start_threads(db_exec *ex, char *err, size_t err_len) {
+  for (int i = 0; i < ex->nworkers; i++) {
+    struct worker *w = &ex->workers[i];
+    void *(*fn)(void *) = w->role == W_WRITER ? writer_main : single_main;
+    int rc = pthread_create(&w->thread, NULL, fn, w);
+    if (rc != 0) {
+      db_fmt_err(err, err_len, "cannot start store thread: %s", strerror(rc));
+      return -1;
+    }
+    w->started = true;
+  }
+  return 0;
+}
+
+/* Stop the threads started so far (draining the queues), close connections, free. */
+static void exec_destroy(db_exec *ex) {
+  pthread_mutex_lock(&ex->mu);
+  ex->stopping = true;
+  pthread_cond_broadcast(&ex->work_cv);
+  pthread_cond_broadcast(&ex->read_cv);
+  pthread_mutex_unlock(&ex->mu);
+  for (int i = 0; i < ex->nworkers; i++)
+    if (ex->workers[i].started) pthread_join(ex->workers[i].thread, NULL);
+  assert(ex->workq.len == 0 && ex->readq.len == 0);
+  for (int i = 0; i < ex->nworkers; i++) db_close(ex->workers[i].conn);
+  pthread_cond_destroy(&ex->read_cv);
+  pthread_cond_destroy(&ex->work_cv);
+  pthread_mutex_destroy(&ex->mu);
+  free(ex->workers);
+  free(ex);
+}
+
+static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) {
+  db_exec *ex = calloc(1, sizeof *ex);
+  if (ex == NULL) return NULL;
+  ex->kind = kind;
+  ex->queue_max = (size_t)cfg->queue_max;
+  ex->batch_max = cfg->batch_max;
+  ex->nworkers = kind == DB_SQLITE ? 1 + cfg->readers : cfg->pool_size;
+  ex->workers = calloc((size_t)ex->nworkers, sizeof *ex->workers);
+  if (ex->workers == NULL) {
+    free(ex);
+    return NULL;
+  }
+  for (int i = 0; i < ex->nworkers; i++) {
+    ex->workers[i].ex = ex;
+    ex->workers[i].role = kind == DB_POSTGRES ? W_POOL : (i == 0 ? W_WRITER : W_READER);
+  }
+  pthread_mutex_init(&ex->mu, NULL);
+  pthread_cond_init(&ex->work_cv, NULL);
+  pthread_cond_init(&ex->read_cv, NULL);
+  return ex;
+}
+
+db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_len) {
+  if (err != NULL && err_len > 0) err[0] = '\0';
+  if (cfg == NULL || cfg->url == NULL) {
+    db_fmt_err(err, err_len, "executor: no configuration or URL");
+    return NULL;
+  }
+  db_conn *first = db_open(cfg->url, err, err_len);
+  if (first == NULL) return NULL;
+  enum db_kind kind = db_conn_kind(first);
+  if (validate_config(cfg, kind, err, err_len) != 0 ||
+      (kind == DB_SQLITE && check_sqlite_file(first, err, err_len) != 0)) {
+    db_close(first);
+    return NULL;
+  }
+  db_exec *ex = exec_alloc(kind, cfg);
+  if (ex == NULL) {
+    db_fmt_err(err, err_len, "out of memory");
+    db_close(first);
+    return NULL;
+  }
+  ex->workers[0].conn = first; /* the writer on SQLite */
+  if (open_workers(ex, cfg->url, err, err_len) != 0 || start_threads(ex, err, err_len) != 0) {
+    exec_destroy(ex);
+    return NULL;
+  }
+  return ex;
+}
+
+int db_exec_submit(db_exec *ex, db_job *job) {
+  assert(ex != NULL && job != NULL && job->run != NULL);
+  assert(job->mode == DB_JOB_READ || job->mode == DB_JOB_WRITE);
+  pthread_mutex_lock(&ex->mu);
+  if (ex->stopping || ex->workq.len + ex->readq.len >= ex->queue_max) {
+    ex->stats.rejected++;
+    pthread_mutex_unlock(&ex->mu);
+    return -1;
+  }
+  job->status = 0;
+  job->enqueued_ns = now_ns();
+  if (ex->kind == DB_SQLITE && job->mode == DB_JOB_READ) {
+    queue_push(&ex->readq, job);
+    pthread_cond_signal(&ex->read_cv);
+  } else {
+    queue_push(&ex->workq, job);
+    pthread_cond_signal(&ex->work_cv);
+  }
+  pthread_mutex_unlock(&ex->mu);
+  return 0;
+}
+
+/* db_exec_run_sync wraps the caller's job so its done() still runs, then wakes us. */
+struct sync_call {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool finished;
+  db_job *orig;
+};
+
+static int sync_run(db_conn *c, void *arg) {
+  struct sync_call *s = arg;
+  return s->orig->run(c, s->orig->arg);
+}
+
+static void sync_done(db_job *wrapper) {
+  struct sync_call *s = wrapper->arg;
+  s->orig->status = wrapper->status;
+  s->orig->enqueued_ns = wrapper->enqueued_ns;
+  if (s->orig->done != NULL) s->orig->done(s->orig);
+  pthread_mutex_lock(&s->mu);
+  s->finished = true;
+  pthread_cond_signal(&s->cv);
+  pthread_mutex_unlock(&s->mu); /* s lives on the waiter's stack: last touch */
+}
+
+int db_exec_run_sync(db_exec *ex, db_job *job) {
+  assert(ex != NULL && job != NULL && job->run != NULL);
+  struct sync_call s = {.finished = false, .orig = job};
+  pthread_mutex_init(&s.mu, NULL);
+  pthread_cond_init(&s.cv, NULL);
+  db_job wrapper = {.mode = job->mode, .run = sync_run, .done = sync_done, .arg = &s};
+  if (db_exec_submit(ex, &wrapper) != 0) {
+    job->status = DB_ERR; /* refused: queue full or stopping; done() not called */
+  } else {
+    pthread_mutex_lock(&s.mu);
+    while (!s.finished) pthread_cond_wait(&s.cv, &s.mu);
+    pthread_mutex_unlock(&s.mu);
+  }
+  pthread_cond_destroy(&s.cv);
+  pthread_mutex_destroy(&s.mu);
+  return job->status;
+}
+
+void db_exec_stop(db_exec *ex) {
+  if (ex == NULL) return;
+  exec_destroy(ex);
+}
+
+void db_exec_stats(db_exec *ex, struct db_exec_stats *out) {
+  assert(ex != NULL && out != NULL);
+  pthread_mutex_lock(&ex->mu);
+  *out = ex->stats;
+  out->queue_depth = (uint64_t)(ex->workq.len + ex->readq.len);
+  pthread_mutex_unlock(&ex->mu);
+}
+
+enum db_kind db_exec_kind(const db_exec *ex) {
+  assert(ex != NULL);
+  return ex->kind;
+}

@@ -1,0 +1,81 @@
+/* exec.h — the store executor: how request work reaches the database without ever
+ * running on an HTTP event thread.
+ *
+ * A caller fills a db_job and submits it; the HTTP layer suspends the connection and
+ * resumes it from the job's done callback. Two shapes, one interface:
+ *
+ *   SQLite     one writer thread with one connection takes every queued WRITE job (up to
+ *              batch_max) into ONE transaction (BEGIN IMMEDIATE), each job inside its own
+ *              SAVEPOINT so a job stays all-or-nothing, then one COMMIT = one fsync for the
+ *              whole group (group commit). Only after COMMIT returns are the done
+ *              callbacks run, so nothing is acknowledged before it is durable.
+ *              `readers` reader threads, each with its own connection (WAL lets readers
+ *              run beside the writer), take READ jobs, each in a read transaction.
+ *   PostgreSQL `pool_size` threads, each with its own connection, take READ and WRITE jobs
+ *              from one queue; each job is its own transaction.
+ *
+ * A job's run() may be called more than once (a DB_BUSY result is retried up to
+ * 3 times after a rollback), so it must rebuild its outputs from scratch each call. */
+#ifndef MPS_STORE_EXEC_H
+#define MPS_STORE_EXEC_H
+
+#include <stdint.h>
+#include "store/db.h"
+
+enum db_job_mode { DB_JOB_READ = 1, DB_JOB_WRITE = 2 };
+
+/* What run() returns. */
+enum db_job_result {
+  DB_JOB_COMMIT = 0,   /* keep the writes */
+  DB_JOB_ROLLBACK = 1, /* business rejection: discard the writes, the reply is already set */
+  /* < 0: a db_rc store failure: writes discarded */
+};
+
+typedef struct db_job db_job;
+struct db_job {
+  enum db_job_mode mode;
+  int (*run)(db_conn *c, void *arg);
+  /* Called on the store thread when the job is final. job->status tells how it ended:
+   * DB_JOB_COMMIT (its writes are durable), DB_JOB_ROLLBACK (as run asked), or < 0 (a
+   * store failure, from run or from the group's COMMIT: nothing of it was written).
+   * Must be quick and must not submit jobs synchronously. May be NULL. */
+  void (*done)(db_job *job);
+  void *arg;
+  int status;           /* set by the executor before done() */
+  int64_t enqueued_ns;  /* set by the executor */
+  db_job *next;         /* internal: queue link */
+};
+
+struct db_exec_config {
+  const char *url;        /* as db_open */
+  int readers;            /* SQLite reader threads (1..64) */
+  int pool_size;          /* PostgreSQL connections (1..256) */
+  int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
+  int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
+};
+
+struct db_exec_stats {
+  uint64_t jobs_done;       /* jobs finished with any status */
+  uint64_t jobs_failed;     /* jobs finished with status < 0 */
+  uint64_t write_groups;    /* SQLite group transactions committed or failed */
+  uint64_t busy_retries;
+  uint64_t queue_depth;     /* jobs waiting now */
+  uint64_t rejected;        /* submits refused (queue full or stopping) */
+};
+
+typedef struct db_exec db_exec;
+
+/* Opens every connection and starts the threads. NULL with a message on failure. */
+db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_len);
+/* Queue a job. 0 on success; -1 when the queue is full or the executor is stopping
+ * (the caller answers 503 and done() is NOT called). */
+int db_exec_submit(db_exec *ex, db_job *job);
+/* Run a job and wait for it (for mpsctl, start-up and tests; never on an HTTP thread).
+ * Returns job->status. */
+int db_exec_run_sync(db_exec *ex, db_job *job);
+/* Stop taking jobs, finish every queued job, join the threads, close the connections. */
+void db_exec_stop(db_exec *ex);
+void db_exec_stats(db_exec *ex, struct db_exec_stats *out);
+enum db_kind db_exec_kind(const db_exec *ex);
+
+#endif
