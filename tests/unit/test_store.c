@@ -1,0 +1,895 @@
+/* test_store.c — the store layer (src/store): db_open URL handling and errors, parameters
+ * of every type, $N ordering, constraint mapping, transactions and savepoints, the
+ * executor (group commit, per-job rollback, failed COMMIT, busy retries, queue bounds,
+ * draining stop, read-only readers) and migrations (apply, re-apply, status, unknown
+ * versions, edited migrations).
+ *
+ * Every case runs on SQLite (a fresh file per case in a temporary directory) and again on
+ * PostgreSQL when MPS_TEST_PG_URL=postgres://... is set (skipped otherwise); PostgreSQL
+ * cases work in their own schema, dropped and recreated at start, so reruns pass. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "store/db.h"
+#include "store/exec.h"
+#include "store/migrate.h"
+
+#define PG_SCHEMA "mps_unit_store"
+#define URL_LEN 2048
+#define ERR_LEN 512
+
+struct backend {
+  enum db_kind kind;
+};
+static struct backend B_SQLITE = {DB_SQLITE};
+static struct backend B_PG = {DB_POSTGRES};
+
+static char g_tmpdir[PATH_MAX]; /* SQLite files live here */
+static char g_pg_url[URL_LEN];  /* "" when MPS_TEST_PG_URL is unset */
+static int g_url_seq;           /* fresh SQLite file per call */
+
+/* ---- helpers ------------------------------------------------------------------------ */
+
+/* A URL for this case's backend: a fresh SQLite file, or the PostgreSQL test schema. */
+static const char *case_url(void **state, char *buf, size_t len) {
+  const struct backend *b = *state;
+  if (b->kind == DB_POSTGRES) {
+    if (g_pg_url[0] == '\0') skip();
+    snprintf(buf, len, "%s", g_pg_url);
+    return buf;
+  }
+  int n = snprintf(buf, len, "sqlite:%s/case%03d.db", g_tmpdir, ++g_url_seq);
+  assert_true(n > 0 && (size_t)n < len);
+  return buf;
+}
+
+static db_conn *open_ok(const char *url) {
+  char err[ERR_LEN];
+  db_conn *c = db_open(url, err, sizeof err);
+  if (c == NULL) fail_msg("db_open(%s): %s", url, err);
+  return c;
+}
+
+static void script_ok(db_conn *c, const char *sql) {
+  int rc = db_exec_script(c, sql);
+  if (rc != DB_OK) fail_msg("%s: rc %d: %s", sql, rc, db_errmsg(c));
+}
+
+static int64_t query_int_ok(db_conn *c, const db_sql *q, const db_val *args, int nargs) {
+  int64_t v = -1;
+  int rc = db_query_int(c, q, args, nargs, &v);
+  if (rc != DB_ROW) fail_msg("%s: rc %d: %s", q->name, rc, db_errmsg(c));
+  return v;
+}
+
+static db_exec *exec_ok(const char *url, int readers, int batch_max, int queue_max) {
+  struct db_exec_config cfg = {.url = url, .readers = readers, .pool_size = readers + 1,
+                               .batch_max = batch_max, .queue_max = queue_max};
+  char err[ERR_LEN];
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  return ex;
+}
+
+static void sleep_ms(int ms) {
+  struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+/* A gate a job can wait at, so tests can line jobs up behind it. */
+struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool entered;
+  bool open;
+};
+
+static void gate_init(struct gate *g) {
+  pthread_mutex_init(&g->mu, NULL);
+  pthread_cond_init(&g->cv, NULL);
+  g->entered = false;
+  g->open = false;
+}
+
+static void gate_destroy(struct gate *g) {
+  pthread_cond_destroy(&g->cv);
+  pthread_mutex_destroy(&g->mu);
+}
+
+static void gate_pass(struct gate *g) { /* called by the job */
+  pthread_mutex_lock(&g->mu);
+  g->entered = true;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_wait_entered(struct gate *g) {
+  pthread_mutex_lock(&g->mu);
+  while (!g->entered) pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(struct gate *g) {
+  pthread_mutex_lock(&g->mu);
+  g->open = true;
+  pthread_cond_broadcast(&g->cv);
+  pthread_mutex_unlock(&g->mu);
+}
+
+static int gate_job(db_conn *c, void *arg) {
+  (void)c;
+  gate_pass(arg);
+  return DB_JOB_COMMIT;
+}
+
+/* ---- db_open ------------------------------------------------------------------------ */
+
+static void open_errors(void **state) {
+  (void)state;
+  char err[ERR_LEN];
+  assert_null(db_open("mysql://localhost/x", err, sizeof err));
+  assert_non_null(strstr(err, "unsupported database URL scheme \"mysql\""));
+  assert_null(db_open("", err, sizeof err));
+  assert_non_null(strstr(err, "empty"));
+  assert_null(db_open("sqlite:", err, sizeof err));
+  assert_non_null(strstr(err, "names no file"));
+
+  /* A path below a regular file cannot be created, not even by root. */
+  char path[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/plainfile", g_tmpdir);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  char url[PATH_MAX + 128];
+  snprintf(url, sizeof url, "sqlite:%s/plainfile/x.db", g_tmpdir);
+  assert_null(db_open(url, err, sizeof err));
+  assert_non_null(strstr(err, "x.db"));
+  snprintf(url, sizeof url, "%s/no/such/dir/x.db", g_tmpdir);
+  assert_null(db_open(url, err, sizeof err));
+  assert_true(strlen(err) > 0);
+
+  /* Nothing listens on port 1. */
+  err[0] = '\0';
+  assert_null(db_open("postgres://127.0.0.1:1/x?connect_timeout=2", err, sizeof err));
+  assert_non_null(strstr(err, "cannot connect to postgresql"));
+}
+
+static void open_forms(void **state) {
+  (void)state;
+  char url[PATH_MAX + 64];
+  snprintf(url, sizeof url, "%s/plain.db", g_tmpdir); /* a plain path */
+  db_conn *c = open_ok(url);
+  assert_int_equal(db_conn_kind(c), DB_SQLITE);
+  assert_int_equal(db_ping(c), DB_OK);
+  assert_non_null(strstr(db_server_version(c), "sqlite 3."));
+  db_close(c);
+  snprintf(url, sizeof url, "sqlite://%s/plain.db", g_tmpdir); /* sqlite:///abs */
+  c = open_ok(url);
+  static const db_sql q = {.name = "journal", .sql = "PRAGMA journal_mode"};
+  db_cursor *cur = NULL;
+  assert_int_equal(db_query(c, &q, NULL, 0, &cur), DB_OK);
+  assert_int_equal(db_step(cur), DB_ROW);
+  assert_string_equal(db_col_text(cur, 0), "wal");
+  db_reset(cur);
+  static const db_sql sync = {.name = "sync", .sql = "PRAGMA synchronous"};
+  assert_int_equal(query_int_ok(c, &sync, NULL, 0), 2); /* FULL */
+  static const db_sql fk = {.name = "fk", .sql = "PRAGMA foreign_keys"};
+  assert_int_equal(query_int_ok(c, &fk, NULL, 0), 1);
+  db_close(c);
+}
+
+/* ---- statements --------------------------------------------------------------------- */
+
+static const db_sql Q_P_INS = {
+    .name = "p_ins", .sql = "INSERT INTO t_params (id, i, s, n) VALUES ($1, $2, $3, $4)"};
+static const db_sql Q_P_SEL = {.name = "p_sel",
+                               .sql = "SELECT id, i, s, n FROM t_params WHERE id = $1"};
+
+static void check_param_row(db_conn *c, int64_t id, int64_t i, const char *s) {
+  db_cursor *cur = NULL;
+  db_val key = db_int(id);
+  assert_int_equal(db_query(c, &Q_P_SEL, &key, 1, &cur), DB_OK);
+  assert_int_equal(db_step(cur), DB_ROW);
+  assert_int_equal(db_col_int(cur, 0), id);
+  assert_int_equal(db_col_int(cur, 1), i);
+  assert_string_equal(db_col_text(cur, 2), s);
+  assert_false(db_col_null(cur, 2));
+  assert_true(db_col_null(cur, 3));
+  assert_int_equal(db_col_int(cur, 3), 0);
+  assert_string_equal(db_col_text(cur, 3), "");
+  assert_int_equal(db_step(cur), DB_DONE);
+  assert_int_equal(db_step(cur), DB_DONE); /* stays done */
+  db_reset(cur);
+  db_reset(cur); /* always safe */
+}
+
+static void params_every_type(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_params;"
+               "CREATE TABLE t_params (id BIGINT PRIMARY KEY, i BIGINT, s TEXT, n TEXT)");
+  const char *odd = "it's \"quoted\" $1 ?; -- not a comment\n\xc3\xa9\xe2\x82\xac";
+  struct {
+    int64_t id, i;
+    const char *s;
+  } rows[] = {{1, 0, ""}, {2, INT64_MAX, "max"}, {3, INT64_MIN, "min"}, {4, -42, odd}};
+  for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++) {
+    db_val args[4] = {db_int(rows[k].id), db_int(rows[k].i), db_text(rows[k].s), db_null()};
+    int64_t changes = -1;
+    assert_int_equal(db_run(c, &Q_P_INS, args, 4, &changes), DB_OK);
+    assert_int_equal(changes, 1);
+  }
+  db_val nul[4] = {db_int(5), db_null(), db_text(NULL), db_null()}; /* db_text(NULL) = NULL */
+  assert_int_equal(db_run(c, &Q_P_INS, nul, 4, NULL), DB_OK);
+  for (size_t k = 0; k < sizeof rows / sizeof rows[0]; k++)
+    check_param_row(c, rows[k].id, rows[k].i, rows[k].s);
+  db_cursor *cur = NULL;
+  db_val five = db_int(5);
+  assert_int_equal(db_query(c, &Q_P_SEL, &five, 1, &cur), DB_OK);
+  assert_int_equal(db_step(cur), DB_ROW);
+  assert_true(db_col_null(cur, 1) && db_col_null(cur, 2));
+  db_reset(cur);
+  /* No row: db_query_int says DB_DONE. */
+  static const db_sql q_none = {.name = "none", .sql = "SELECT i FROM t_params WHERE id = $1"};
+  db_val missing = db_int(999);
+  int64_t v = 7;
+  assert_int_equal(db_query_int(c, &q_none, &missing, 1, &v), DB_DONE);
+  /* Wrong argument count is refused. */
+  assert_int_equal(db_run(c, &Q_P_INS, NULL, 0, NULL), DB_ERR);
+  assert_non_null(strstr(db_errmsg(c), "p_ins"));
+  db_close(c);
+}
+
+/* $2 may come before $1 in the text; a parameter may repeat. */
+static void params_out_of_order(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_order;"
+               "CREATE TABLE t_order (a BIGINT NOT NULL, b TEXT NOT NULL, c BIGINT NOT NULL)");
+  static const db_sql ins = {.name = "order_ins",
+                             .sql = "INSERT INTO t_order (b, c, a) VALUES ($2, $1, $1)"};
+  db_val args[2] = {db_int(10), db_text("ten")};
+  assert_int_equal(db_run(c, &ins, args, 2, NULL), DB_OK);
+  static const db_sql sel = {
+      .name = "order_sel", .sql = "SELECT a + c, b FROM t_order WHERE b = $2 AND a = $1"};
+  db_cursor *cur = NULL;
+  assert_int_equal(db_query(c, &sel, args, 2, &cur), DB_OK);
+  assert_int_equal(db_step(cur), DB_ROW);
+  assert_int_equal(db_col_int(cur, 0), 20);
+  assert_string_equal(db_col_text(cur, 1), "ten");
+  assert_int_equal(db_step(cur), DB_DONE);
+  db_reset(cur);
+  /* A gap in the numbering is refused on both engines. */
+  static const db_sql gap = {.name = "gap", .sql = "SELECT a FROM t_order WHERE a = $2"};
+  db_val two[2] = {db_int(1), db_int(10)};
+  assert_true(db_query(c, &gap, two, 2, &cur) < 0);
+  assert_null(cur);
+  db_close(c);
+}
+
+static void constraint_mapping(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_cons;"
+               "CREATE TABLE t_cons (id BIGINT PRIMARY KEY, v TEXT NOT NULL,"
+               " k BIGINT CHECK (k >= 0))");
+  static const db_sql ins = {.name = "cons_ins",
+                             .sql = "INSERT INTO t_cons (id, v, k) VALUES ($1, $2, $3)"};
+  db_val ok[3] = {db_int(1), db_text("x"), db_int(1)};
+  assert_int_equal(db_run(c, &ins, ok, 3, NULL), DB_OK);
+  assert_int_equal(db_run(c, &ins, ok, 3, NULL), DB_CONSTRAINT); /* unique */
+  assert_true(strlen(db_errmsg(c)) > 0);
+  db_val nul[3] = {db_int(2), db_null(), db_int(1)};
+  assert_int_equal(db_run(c, &ins, nul, 3, NULL), DB_CONSTRAINT); /* not null */
+  db_val neg[3] = {db_int(3), db_text("y"), db_int(-1)};
+  assert_int_equal(db_run(c, &ins, neg, 3, NULL), DB_CONSTRAINT); /* check */
+  static const db_sql bad = {.name = "bad_sql", .sql = "SELEKT nonsense"};
+  assert_int_equal(db_run(c, &bad, NULL, 0, NULL), DB_ERR);
+  assert_non_null(strstr(db_errmsg(c), "bad_sql"));
+  assert_int_equal(db_exec_script(c, "THIS IS NOT SQL"), DB_ERR);
+  /* The connection still works, and only row 1 exists. */
+  static const db_sql cnt = {.name = "cons_cnt", .sql = "SELECT count(*) FROM t_cons"};
+  assert_int_equal(query_int_ok(c, &cnt, NULL, 0), 1);
+  db_close(c);
+}
+
+static const db_sql Q_SP_INS = {.name = "sp_ins", .sql = "INSERT INTO t_sp (v) VALUES ($1)"};
+static const db_sql Q_SP_CNT = {.name = "sp_cnt", .sql = "SELECT count(*) FROM t_sp"};
+
+static void transactions_and_savepoints(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_sp; CREATE TABLE t_sp (v TEXT PRIMARY KEY)");
+  db_val a = db_text("a"), b = db_text("b"), d = db_text("d");
+  assert_int_equal(db_begin(c), DB_OK);
+  assert_int_equal(db_run(c, &Q_SP_INS, &a, 1, NULL), DB_OK);
+  assert_int_equal(db_rollback(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_SP_CNT, NULL, 0), 0);
+  assert_int_equal(db_rollback(c), DB_OK); /* no transaction: harmless */
+
+  assert_int_equal(db_begin_write(c), DB_OK);
+  assert_int_equal(db_run(c, &Q_SP_INS, &a, 1, NULL), DB_OK);
+  assert_int_equal(db_savepoint(c), DB_OK);
+  assert_int_equal(db_run(c, &Q_SP_INS, &b, 1, NULL), DB_OK);
+  assert_int_equal(db_run(c, &Q_SP_INS, &b, 1, NULL), DB_CONSTRAINT);
+  assert_int_equal(db_rollback_to(c), DB_OK); /* b undone, a kept */
+  assert_int_equal(db_savepoint(c), DB_OK);
+  assert_int_equal(db_run(c, &Q_SP_INS, &d, 1, NULL), DB_OK);
+  assert_int_equal(db_release(c), DB_OK);
+  assert_int_equal(db_commit(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_SP_CNT, NULL, 0), 2);
+  static const db_sql has_b = {.name = "sp_b", .sql = "SELECT count(*) FROM t_sp WHERE v = $1"};
+  assert_int_equal(query_int_ok(c, &has_b, &b, 1), 0);
+  assert_int_equal(db_ping(c), DB_OK);
+  const char *want = db_conn_kind(c) == DB_SQLITE ? "sqlite 3." : "postgresql ";
+  assert_non_null(strstr(db_server_version(c), want));
+  db_close(c);
+}
+
+/* ---- executor ----------------------------------------------------------------------- */
+
+#define GC_THREADS 8
+#define GC_JOBS 200
+
+static const db_sql Q_GC_INS = {.name = "gc_ins",
+                                .sql = "INSERT INTO t_gc (thread, seq) VALUES ($1, $2)"};
+static const db_sql Q_GC_BUMP = {.name = "gc_bump",
+                                 .sql = "UPDATE t_gc_counter SET n = n + 1 WHERE id = 1"};
+static const db_sql Q_GC_ROWS = {.name = "gc_rows", .sql = "SELECT count(*) FROM t_gc"};
+static const db_sql Q_GC_N = {.name = "gc_n", .sql = "SELECT n FROM t_gc_counter WHERE id = 1"};
+
+struct gc_thread {
+  db_exec *ex;
+  int thread;
+  int failures;
+};
+
+struct gc_arg {
+  int thread, seq;
+};
+
+static int gc_run(db_conn *c, void *arg) {
+  const struct gc_arg *a = arg;
+  db_val args[2] = {db_int(a->thread), db_int(a->seq)};
+  int rc = db_run(c, &Q_GC_INS, args, 2, NULL);
+  if (rc == DB_OK) rc = db_run(c, &Q_GC_BUMP, NULL, 0, NULL);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static void *gc_thread_main(void *arg) {
+  struct gc_thread *t = arg;
+  for (int seq = 0; seq < GC_JOBS; seq++) {
+    struct gc_arg a = {t->thread, seq};
+    db_job job = {.mode = DB_JOB_WRITE, .run = gc_run, .arg = &a};
+    if (db_exec_run_sync(t->ex, &job) != DB_JOB_COMMIT) t->failures++;
+  }
+  return NULL;
+}
+
+struct count_arg {
+  const db_sql *q;
+  int64_t value;
+};
+
+static int count_run(db_conn *c, void *arg) {
+  struct count_arg *a = arg;
+  int rc = db_query_int(c, a->q, NULL, 0, &a->value);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static int64_t exec_count(db_exec *ex, const db_sql *q) {
+  struct count_arg a = {.q = q, .value = -1};
+  db_job job = {.mode = DB_JOB_READ, .run = count_run, .arg = &a};
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  return a.value;
+}
+
+static void exec_group_commit(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_gc; DROP TABLE IF EXISTS t_gc_counter;"
+               "CREATE TABLE t_gc (thread INTEGER NOT NULL, seq INTEGER NOT NULL,"
+               " PRIMARY KEY (thread, seq));"
+               "CREATE TABLE t_gc_counter (id INTEGER PRIMARY KEY, n BIGINT NOT NULL);"
+               "INSERT INTO t_gc_counter (id, n) VALUES (1, 0)");
+  db_close(c);
+  db_exec *ex = exec_ok(url, 2, 64, 1000);
+  assert_int_equal(db_exec_kind(ex), ((struct backend *)*state)->kind);
+  struct gc_thread threads[GC_THREADS];
+  pthread_t tids[GC_THREADS];
+  for (int i = 0; i < GC_THREADS; i++) {
+    threads[i] = (struct gc_thread){.ex = ex, .thread = i};
+    assert_int_equal(pthread_create(&tids[i], NULL, gc_thread_main, &threads[i]), 0);
+  }
+  for (int i = 0; i < GC_THREADS; i++) {
+    assert_int_equal(pthread_join(tids[i], NULL), 0);
+    assert_int_equal(threads[i].failures, 0);
+  }
+  const int64_t total = GC_THREADS * GC_JOBS;
+  assert_int_equal(exec_count(ex, &Q_GC_ROWS), total);
+  assert_int_equal(exec_count(ex, &Q_GC_N), total);
+  struct db_exec_stats st;
+  db_exec_stats(ex, &st);
+  assert_int_equal(st.jobs_done, (uint64_t)total + 2);
+  assert_int_equal(st.jobs_failed, 0);
+  assert_int_equal(st.queue_depth, 0);
+  if (db_exec_kind(ex) == DB_SQLITE) {
+    assert_true(st.write_groups > 0 && st.write_groups < (uint64_t)total);
+    print_message("# group commit: %d jobs in %llu groups\n", (int)total,
+                  (unsigned long long)st.write_groups);
+  }
+  db_exec_stop(ex);
+}
+
+/* Jobs lined up behind a gate, so the SQLite writer takes them as one group. */
+struct rb_arg {
+  const char *v;
+  int result;    /* what run returns after inserting */
+  bool dup;      /* also insert "a" again (a constraint failure) */
+  atomic_int calls;
+};
+
+static const db_sql Q_RB_INS = {.name = "rb_ins", .sql = "INSERT INTO t_rb (v) VALUES ($1)"};
+static const db_sql Q_RB_HAS = {.name = "rb_has",
+                                .sql = "SELECT count(*) FROM t_rb WHERE v = $1"};
+
+static int rb_run(db_conn *c, void *arg) {
+  struct rb_arg *a = arg;
+  atomic_fetch_add(&a->calls, 1);
+  db_val v = db_text(a->v);
+  int rc = db_run(c, &Q_RB_INS, &v, 1, NULL);
+  if (rc < 0) return rc;
+  if (a->dup) {
+    db_val dup = db_text("a");
+    return db_run(c, &Q_RB_INS, &dup, 1, NULL); /* DB_CONSTRAINT */
+  }
+  return a->result;
+}
+
+/* Submit jobs[0..n) while the executor is held at a gate job; returns groups used. */
+static uint64_t run_behind_gate(db_exec *ex, db_job *jobs, int n) {
+  struct gate g;
+  gate_init(&g);
+  db_job gate = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
+  struct db_exec_stats before, after;
+  db_exec_stats(ex, &before);
+  assert_int_equal(db_exec_submit(ex, &gate), 0);
+  gate_wait_entered(&g);
+  for (int i = 0; i < n; i++) assert_int_equal(db_exec_submit(ex, &jobs[i]), 0);
+  gate_open(&g);
+  for (int spins = 0; spins < 10000; spins++) { /* up to 10 s */
+    db_exec_stats(ex, &after);
+    if (after.jobs_done >= before.jobs_done + (uint64_t)n + 1) break;
+    sleep_ms(1);
+  }
+  assert_int_equal(after.jobs_done, before.jobs_done + (uint64_t)n + 1);
+  gate_destroy(&g);
+  return after.write_groups - before.write_groups;
+}
+
+static int64_t count_v(db_conn *c, const char *v) {
+  db_val arg = db_text(v);
+  return query_int_ok(c, &Q_RB_HAS, &arg, 1);
+}
+
+static void exec_job_rollback(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_rb; CREATE TABLE t_rb (v TEXT PRIMARY KEY)");
+  db_exec *ex = exec_ok(url, 1, 64, 100);
+  struct rb_arg args[3] = {{.v = "a", .result = DB_JOB_COMMIT},
+                           {.v = "b", .result = DB_JOB_ROLLBACK},
+                           {.v = "c", .dup = true}};
+  db_job jobs[3];
+  for (int i = 0; i < 3; i++) jobs[i] = (db_job){.mode = DB_JOB_WRITE, .run = rb_run,
+                                                 .arg = &args[i]};
+  uint64_t groups = run_behind_gate(ex, jobs, 3);
+  if (db_exec_kind(ex) == DB_SQLITE) assert_int_equal(groups, 2); /* gate, then a+b+c */
+  assert_int_equal(jobs[0].status, DB_JOB_COMMIT);
+  assert_int_equal(jobs[1].status, DB_JOB_ROLLBACK);
+  assert_int_equal(jobs[2].status, DB_CONSTRAINT);
+  db_exec_stop(ex);
+  assert_int_equal(count_v(c, "a"), 1);
+  assert_int_equal(count_v(c, "b"), 0);
+  assert_int_equal(count_v(c, "c"), 0);
+  db_close(c);
+}
+
+/* A deferred foreign key fails at COMMIT: on SQLite the whole group fails with it. */
+static const db_sql Q_FK_CHILD = {.name = "fk_child",
+                                  .sql = "INSERT INTO t_fkc (id, p) VALUES ($1, $2)"};
+
+static int fk_run(db_conn *c, void *arg) {
+  const int64_t *parent = arg;
+  static atomic_int next_id = 1;
+  db_val args[2] = {db_int(atomic_fetch_add(&next_id, 1)), db_int(*parent)};
+  int rc = db_run(c, &Q_FK_CHILD, args, 2, NULL);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static void exec_commit_failure(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_fkc; DROP TABLE IF EXISTS t_fkp;"
+               "CREATE TABLE t_fkp (id INTEGER PRIMARY KEY);"
+               "CREATE TABLE t_fkc (id INTEGER PRIMARY KEY,"
+               " p INTEGER REFERENCES t_fkp (id) DEFERRABLE INITIALLY DEFERRED);"
+               "INSERT INTO t_fkp (id) VALUES (1)");
+  db_exec *ex = exec_ok(url, 1, 64, 100);
+  int64_t good = 1, missing = 42;
+  db_job jobs[2] = {{.mode = DB_JOB_WRITE, .run = fk_run, .arg = &good},
+                    {.mode = DB_JOB_WRITE, .run = fk_run, .arg = &missing}};
+  run_behind_gate(ex, jobs, 2);
+  assert_int_equal(jobs[1].status, DB_CONSTRAINT); /* its COMMIT failed */
+  static const db_sql cnt = {.name = "fk_cnt", .sql = "SELECT count(*) FROM t_fkc"};
+  if (db_exec_kind(ex) == DB_SQLITE) {
+    assert_true(jobs[0].status < 0); /* same group: not durable either */
+    db_exec_stop(ex);
+    assert_int_equal(query_int_ok(c, &cnt, NULL, 0), 0);
+  } else {
+    assert_int_equal(jobs[0].status, DB_JOB_COMMIT); /* its own transaction */
+    db_exec_stop(ex);
+    assert_int_equal(query_int_ok(c, &cnt, NULL, 0), 1);
+  }
+  db_close(c);
+}
+
+struct busy_arg {
+  int busy_first; /* return DB_BUSY this many times, then commit */
+  atomic_int calls;
+};
+
+static int busy_run(db_conn *c, void *arg) {
+  (void)c;
+  struct busy_arg *a = arg;
+  int n = atomic_fetch_add(&a->calls, 1);
+  return n < a->busy_first ? DB_BUSY : DB_JOB_COMMIT;
+}
+
+static void exec_busy_retry(void **state) {
+  char url[URL_LEN];
+  db_exec *ex = exec_ok(case_url(state, url, sizeof url), 1, 8, 10);
+  struct busy_arg twice = {.busy_first = 2}, always = {.busy_first = 1000};
+  for (int mode = DB_JOB_READ; mode <= DB_JOB_WRITE; mode++) {
+    atomic_store(&twice.calls, 0);
+    atomic_store(&always.calls, 0);
+    db_job ok = {.mode = mode, .run = busy_run, .arg = &twice};
+    assert_int_equal(db_exec_run_sync(ex, &ok), DB_JOB_COMMIT);
+    assert_int_equal(atomic_load(&twice.calls), 3);
+    db_job fail = {.mode = mode, .run = busy_run, .arg = &always};
+    assert_int_equal(db_exec_run_sync(ex, &fail), DB_BUSY);
+    assert_int_equal(atomic_load(&always.calls), 4); /* 1 + 3 retries */
+  }
+  struct db_exec_stats st;
+  db_exec_stats(ex, &st);
+  assert_int_equal(st.busy_retries, 2 * (2 + 3));
+  assert_int_equal(st.jobs_failed, 2);
+  db_exec_stop(ex);
+}
+
+static void exec_queue_full(void **state) {
+  char url[URL_LEN];
+  db_exec *ex = exec_ok(case_url(state, url, sizeof url), 1, 1, 2);
+  struct gate g;
+  gate_init(&g);
+  db_job gate = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
+  assert_int_equal(db_exec_submit(ex, &gate), 0);
+  gate_wait_entered(&g); /* off the queue, running */
+  /* On PostgreSQL with a pool of 2 one more job may be taken at once; fill until full. */
+  struct busy_arg none = {.busy_first = 0};
+  db_job more[4];
+  int accepted = 0;
+  for (int i = 0; i < 4; i++) {
+    more[i] = (db_job){.mode = DB_JOB_WRITE, .run = busy_run, .arg = &none};
+    if (db_exec_submit(ex, &more[i]) == 0) accepted++;
+  }
+  assert_true(accepted >= 2 && accepted < 4);
+  struct db_exec_stats st;
+  db_exec_stats(ex, &st);
+  assert_int_equal(st.rejected, (uint64_t)(4 - accepted));
+  db_job sync = {.mode = DB_JOB_WRITE, .run = busy_run, .arg = &none};
+  if (st.queue_depth == 2) assert_int_equal(db_exec_run_sync(ex, &sync), DB_ERR);
+  gate_open(&g);
+  db_exec_stop(ex);
+  gate_destroy(&g);
+}
+
+/* Stop finishes every queued job; submits after stop began are refused. */
+struct drain_ctx {
+  atomic_int done;
+  struct gate gate;
+  db_exec *ex;
+  int late_submit_rc;
+};
+
+static void drain_done(db_job *job) {
+  struct drain_ctx *d = job->arg;
+  if (job->status == DB_JOB_COMMIT) atomic_fetch_add(&d->done, 1);
+}
+
+static int drain_run(db_conn *c, void *arg) {
+  (void)c;
+  (void)arg;
+  return DB_JOB_COMMIT;
+}
+
+static int drain_first_run(db_conn *c, void *arg) {
+  (void)c;
+  struct drain_ctx *d = arg;
+  gate_pass(&d->gate);
+  db_job late = {.mode = DB_JOB_READ, .run = drain_run, .arg = d};
+  d->late_submit_rc = db_exec_submit(d->ex, &late);
+  return DB_JOB_COMMIT;
+}
+
+static void *stop_thread(void *arg) {
+  db_exec_stop(arg);
+  return NULL;
+}
+
+static void exec_stop_drains(void **state) {
+  char url[URL_LEN];
+  struct drain_ctx d = {.late_submit_rc = 99};
+  gate_init(&d.gate);
+  d.ex = exec_ok(case_url(state, url, sizeof url), 2, 16, 1000);
+  enum { N = 300 };
+  db_job *jobs = calloc(N, sizeof *jobs);
+  assert_non_null(jobs);
+  jobs[0] = (db_job){.mode = DB_JOB_WRITE, .run = drain_first_run, .done = drain_done, .arg = &d};
+  assert_int_equal(db_exec_submit(d.ex, &jobs[0]), 0);
+  gate_wait_entered(&d.gate);
+  for (int i = 1; i < N; i++) {
+    jobs[i] = (db_job){.mode = i % 2 ? DB_JOB_READ : DB_JOB_WRITE, .run = drain_run,
+                       .done = drain_done, .arg = &d};
+    assert_int_equal(db_exec_submit(d.ex, &jobs[i]), 0);
+  }
+  pthread_t tid;
+  assert_int_equal(pthread_create(&tid, NULL, stop_thread, d.ex), 0);
+  sleep_ms(200); /* let stop begin: it then waits for the gated job */
+  gate_open(&d.gate);
+  assert_int_equal(pthread_join(tid, NULL), 0);
+  assert_int_equal(atomic_load(&d.done), N);
+  assert_int_equal(d.late_submit_rc, -1);
+  for (int i = 0; i < N; i++) assert_true(jobs[i].enqueued_ns > 0);
+  free(jobs);
+  gate_destroy(&d.gate);
+}
+
+static const db_sql Q_RO_INS = {.name = "ro_ins", .sql = "INSERT INTO t_ro (v) VALUES (1)"};
+
+static int ro_write_run(db_conn *c, void *arg) {
+  (void)arg;
+  int rc = db_run(c, &Q_RO_INS, NULL, 0, NULL);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+/* READ jobs run read-only: a write in one fails. */
+static void exec_read_jobs_are_read_only(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_ro; CREATE TABLE t_ro (v INTEGER)");
+  db_close(c);
+  db_exec *ex = exec_ok(url, 1, 8, 10);
+  db_job rd = {.mode = DB_JOB_READ, .run = ro_write_run};
+  assert_true(db_exec_run_sync(ex, &rd) < 0);
+  db_job wr = {.mode = DB_JOB_WRITE, .run = ro_write_run};
+  assert_int_equal(db_exec_run_sync(ex, &wr), DB_JOB_COMMIT);
+  static const db_sql cnt = {.name = "ro_cnt", .sql = "SELECT count(*) FROM t_ro"};
+  assert_int_equal(exec_count(ex, &cnt), 1);
+  db_exec_stop(ex);
+}
+
+static void exec_config_errors(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  bool pg = ((struct backend *)*state)->kind == DB_POSTGRES;
+  struct db_exec_config good = {.url = url, .readers = 1, .pool_size = 1, .batch_max = 1,
+                                .queue_max = 1};
+  struct db_exec_config bad[4] = {good, good, good, good};
+  bad[0].queue_max = 0;
+  bad[1].queue_max = 1000001;
+  if (pg) {
+    bad[2].pool_size = 0;
+    bad[3].pool_size = 257;
+  } else {
+    bad[2].readers = 65;
+    bad[3].batch_max = 1025;
+  }
+  for (int i = 0; i < 4; i++) {
+    err[0] = '\0';
+    assert_null(db_exec_start(&bad[i], err, sizeof err));
+    assert_non_null(strstr(err, "outside"));
+  }
+  assert_null(db_exec_start(NULL, err, sizeof err));
+  if (!pg) {
+    struct db_exec_config mem = good;
+    mem.url = "sqlite::memory:";
+    assert_null(db_exec_start(&mem, err, sizeof err));
+    assert_non_null(strstr(err, "in-memory"));
+  }
+  db_exec *ex = db_exec_start(&good, err, sizeof err);
+  assert_non_null(ex);
+  db_exec_stop(ex);
+}
+
+/* PostgreSQL: a pool connection killed by the server is re-established for the next job. */
+static int pid_run(db_conn *c, void *arg) {
+  static const db_sql q = {.name = "backend_pid", .sql = "SELECT pg_backend_pid()"};
+  int rc = db_query_int(c, &q, NULL, 0, arg);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static void exec_pg_reconnect(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  if (((struct backend *)*state)->kind != DB_POSTGRES) skip();
+  db_exec *ex = exec_ok(url, 0, 1, 10); /* pool_size 1 */
+  int64_t pid = 0, pid2 = 0;
+  db_job job = {.mode = DB_JOB_READ, .run = pid_run, .arg = &pid};
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  db_conn *c = open_ok(url);
+  static const db_sql kill = {.name = "kill", .sql = "SELECT pg_terminate_backend($1::int)"};
+  db_val p = db_int(pid);
+  assert_int_equal(query_int_ok(c, &kill, &p, 1), 1);
+  db_close(c);
+  sleep_ms(100);
+  job.arg = &pid2;
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  assert_true(pid2 != pid && pid2 > 0);
+  db_exec_stop(ex);
+}
+
+/* ---- migrations --------------------------------------------------------------------- */
+
+static void migrations_apply_and_status(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS schema_migrations; DROP TABLE IF EXISTS idempotency_keys");
+  size_t n = 0;
+  const struct migration *list = migrations_for(db_conn_kind(c), &n);
+  assert_true(n >= 1 && list != NULL);
+  assert_int_equal(list[0].version, 1);
+  assert_string_equal(list[0].name, "idempotency");
+  struct migrate_status st;
+  assert_int_equal(migrate_status_get(c, &st, err, sizeof err), DB_OK);
+  assert_int_equal(st.current, 0);
+  assert_int_equal(st.latest, (int)n);
+  assert_int_equal(st.pending, (int)n);
+  assert_int_equal(st.unknown, 0);
+  int applied = -1;
+  if (migrate_apply(c, &applied, err, sizeof err) != DB_OK) fail_msg("apply: %s", err);
+  assert_int_equal(applied, (int)n);
+  assert_int_equal(migrate_apply(c, &applied, err, sizeof err), DB_OK);
+  assert_int_equal(applied, 0); /* idempotent */
+  assert_int_equal(migrate_status_get(c, &st, err, sizeof err), DB_OK);
+  assert_int_equal(st.current, (int)n);
+  assert_int_equal(st.pending, 0);
+  /* The idempotency table is there with its CHECK. */
+  static const db_sql ins = {
+      .name = "idem_ins",
+      .sql = "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state,"
+             " created_at_ms) VALUES ($1, $2, $3, $4, $5)"};
+  db_val row[5] = {db_text("m1"), db_text("k1"), db_text("h"), db_text("running"), db_int(1)};
+  assert_int_equal(db_run(c, &ins, row, 5, NULL), DB_OK);
+  row[1] = db_text("k2");
+  row[3] = db_text("bogus");
+  assert_int_equal(db_run(c, &ins, row, 5, NULL), DB_CONSTRAINT);
+  db_close(c);
+}
+
+static void migrations_refuse_unknown_and_edited(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS schema_migrations; DROP TABLE IF EXISTS idempotency_keys");
+  int applied = 0;
+  if (migrate_apply(c, &applied, err, sizeof err) != DB_OK) fail_msg("apply: %s", err);
+  /* A newer binary applied version 9999. */
+  script_ok(c, "INSERT INTO schema_migrations (version, name, applied_at_ms, checksum)"
+               " VALUES (9999, 'future', 0, 'x')");
+  assert_int_equal(migrate_apply(c, &applied, err, sizeof err), DB_ERR);
+  assert_non_null(strstr(err, "does not know"));
+  assert_int_equal(applied, 0);
+  struct migrate_status st;
+  assert_int_equal(migrate_status_get(c, &st, err, sizeof err), DB_OK);
+  assert_int_equal(st.unknown, 1);
+  assert_int_equal(st.current, 9999);
+  script_ok(c, "DELETE FROM schema_migrations WHERE version = 9999");
+  /* Migration 1 was edited after it was applied. */
+  script_ok(c, "UPDATE schema_migrations SET checksum = 'edited' WHERE version = 1");
+  assert_int_equal(migrate_status_get(c, &st, err, sizeof err), DB_ERR);
+  assert_non_null(strstr(err, "edited"));
+  assert_non_null(strstr(err, "idempotency"));
+  assert_int_equal(migrate_apply(c, &applied, err, sizeof err), DB_ERR);
+  db_close(c);
+}
+
+/* ---- set-up ------------------------------------------------------------------------- */
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+  (void)sb;
+  (void)flag;
+  (void)ftw;
+  return remove(path) == 0 ? 0 : -1;
+}
+
+/* The PostgreSQL URL with search_path set to our own schema, recreated empty. */
+static int pg_prepare_schema(const char *base) {
+  char err[ERR_LEN];
+  db_conn *c = db_open(base, err, sizeof err);
+  if (c == NULL) {
+    fprintf(stderr, "MPS_TEST_PG_URL: %s\n", err);
+    return -1;
+  }
+  int rc = db_exec_script(c, "DROP SCHEMA IF EXISTS " PG_SCHEMA " CASCADE;"
+                             "CREATE SCHEMA " PG_SCHEMA);
+  if (rc != DB_OK) fprintf(stderr, "MPS_TEST_PG_URL: %s\n", db_errmsg(c));
+  db_close(c);
+  if (rc != DB_OK) return -1;
+  int n = snprintf(g_pg_url, sizeof g_pg_url, "%s%coptions=-csearch_path%%3D" PG_SCHEMA, base,
+                   strchr(base, '?') != NULL ? '&' : '?');
+  return n > 0 && (size_t)n < sizeof g_pg_url ? 0 : -1;
+}
+
+static int group_setup(void **state) {
+  (void)state;
+  const char *tmp = getenv("TMPDIR");
+  int n = snprintf(g_tmpdir, sizeof g_tmpdir, "%s/mps-test-store-XXXXXX",
+                   tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+  if (n <= 0 || (size_t)n >= sizeof g_tmpdir || mkdtemp(g_tmpdir) == NULL) return -1;
+  const char *pg = getenv("MPS_TEST_PG_URL");
+  if (pg != NULL && pg[0] != '\0') return pg_prepare_schema(pg);
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  if (g_tmpdir[0] != '\0') nftw(g_tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  return 0;
+}
+
+#define ONE(f) {#f, f, NULL, NULL, NULL}
+#define BOTH(f) {"sqlite_" #f, f, NULL, NULL, &B_SQLITE}, {"pg_" #f, f, NULL, NULL, &B_PG}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      ONE(open_errors),
+      ONE(open_forms),
+      BOTH(params_every_type),
+      BOTH(params_out_of_order),
+      BOTH(constraint_mapping),
+      BOTH(transactions_and_savepoints),
+      BOTH(exec_group_commit),
+      BOTH(exec_job_rollback),
+      BOTH(exec_commit_failure),
+      BOTH(exec_busy_retry),
+      BOTH(exec_queue_full),
+      BOTH(exec_stop_drains),
+      BOTH(exec_read_jobs_are_read_only),
+      BOTH(exec_config_errors),
+      {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
+      BOTH(migrations_apply_and_status),
+      BOTH(migrations_refuse_unknown_and_edited),
+  };
+  return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
+}
