@@ -7,7 +7,12 @@
  * each descriptor lazily on first use and caches it for its lifetime (keyed by the
  * descriptor's address), so user input never reaches SQL text.
  *
- * A connection is used by one thread at a time. Concurrency lives in exec.h. */
+ * A connection is used by one thread at a time. Concurrency lives in exec.h.
+ *
+ * Dialect note: on PostgreSQL a failed statement aborts the whole transaction (only a
+ * savepoint or rollback recovers), on SQLite only the statement is undone. Code that
+ * expects a conflict should avoid the error (INSERT ... ON CONFLICT) rather than carry on
+ * after it; a COMMIT of an aborted PostgreSQL transaction returns DB_ERR. */
 #ifndef MPS_STORE_DB_H
 #define MPS_STORE_DB_H
 

@@ -65,13 +65,17 @@ struct db_exec_stats {
 
 typedef struct db_exec db_exec;
 
-/* Opens every connection and starts the threads. NULL with a message on failure. */
+/* Opens every connection and starts the threads. NULL with a message on failure.
+ * Apply migrations first (migrate_apply on a plain db_open connection): jobs assume the
+ * schema is current. SQLite needs a file (not :memory:); READ jobs run read-only
+ * (PRAGMA query_only on SQLite readers, BEGIN READ ONLY on PostgreSQL). */
 db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_len);
 /* Queue a job. 0 on success; -1 when the queue is full or the executor is stopping
  * (the caller answers 503 and done() is NOT called). */
 int db_exec_submit(db_exec *ex, db_job *job);
-/* Run a job and wait for it (for mpsctl, start-up and tests; never on an HTTP thread).
- * Returns job->status. */
+/* Run a job and wait for it (for mpsctl, start-up and tests; never on an HTTP thread
+ * nor on a store thread). Returns job->status; DB_ERR when the submit was refused (done()
+ * is then not called). */
 int db_exec_run_sync(db_exec *ex, db_job *job);
 /* Stop taking jobs, finish every queued job, join the threads, close the connections. */
 void db_exec_stop(db_exec *ex);

@@ -26,6 +26,11 @@ static const char CREATE_TABLE_SQL[] =
 
 static const db_sql Q_LOCK = {
     .name = "migrate_lock", .sql = "SELECT pg_advisory_xact_lock(" MIGRATE_LOCK_KEY ")"};
+static const db_sql Q_EXISTS = {
+    .name = "migrate_exists",
+    .sql = "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+           " AND name = 'schema_migrations'",
+    .sql_pg = "SELECT CASE WHEN to_regclass('schema_migrations') IS NULL THEN 0 ELSE 1 END"};
 static const db_sql Q_LIST = {
     .name = "migrate_list",
     .sql = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"};
@@ -138,16 +143,22 @@ static int scan_verdict(const struct applied_scan *sc, const struct migration *l
   return DB_OK;
 }
 
+/* Read-only, so it also runs inside a caller's (read) transaction. */
 int migrate_status_get(db_conn *c, struct migrate_status *st, char *err, size_t err_len) {
   assert(c != NULL && st != NULL);
   if (err != NULL && err_len > 0) err[0] = '\0';
   memset(st, 0, sizeof *st);
   size_t n = 0;
   const struct migration *list = migrations_for(db_conn_kind(c), &n);
-  int rc = ensure_table(c, err, err_len);
-  struct applied_scan sc;
-  if (rc == DB_OK) rc = scan_applied(c, list, n, &sc, err, err_len);
-  if (rc != DB_OK) return rc;
+  int64_t exists = 0;
+  int rc = db_query_int(c, &Q_EXISTS, NULL, 0, &exists);
+  if (rc != DB_ROW) {
+    db_fmt_err(err, err_len, "schema_migrations: %s", db_errmsg(c));
+    return rc < 0 ? rc : DB_ERR;
+  }
+  struct applied_scan sc = {0};
+  if (exists) rc = scan_applied(c, list, n, &sc, err, err_len);
+  if (rc < 0) return rc;
   st->current = sc.current;
   st->latest = n > 0 ? list[n - 1].version : 0;
   st->unknown = sc.unknown;
@@ -188,8 +199,10 @@ static int apply_one(db_conn *c, const struct migration *m, int *did, char *err,
   return DB_OK;
 }
 
+/* Runs its own transactions: call it outside any. */
 int migrate_apply(db_conn *c, int *applied, char *err, size_t err_len) {
   assert(c != NULL && applied != NULL);
+  assert(!db_in_transaction(c) && "migrate_apply runs its own transactions");
   if (err != NULL && err_len > 0) err[0] = '\0';
   *applied = 0;
   size_t n = 0;

@@ -26,9 +26,15 @@ struct migrate_status {
   int unknown;   /* applied versions this binary does not know (a newer binary ran) */
 };
 
+/* Read-only: works inside a caller's transaction (e.g. a READ job) or outside one; a
+ * missing schema_migrations table reads as "nothing applied". Returns DB_ERR (message in
+ * err) when an applied migration differs from this binary's (edited after it was
+ * applied); unknown versions are only counted. */
 int migrate_status_get(db_conn *c, struct migrate_status *st, char *err, size_t err_len);
 /* Apply every pending migration in order. *applied counts them. Refuses (DB_ERR) when the
- * database holds versions this binary does not know. */
+ * database holds versions this binary does not know, or an edited migration. Runs its own
+ * transactions, so call it outside any, on a plain db_open connection, before
+ * db_exec_start. */
 int migrate_apply(db_conn *c, int *applied, char *err, size_t err_len);
 
 #endif

@@ -443,7 +443,7 @@ static void exec_group_commit(void **state) {
 struct rb_arg {
   const char *v;
   int result;    /* what run returns after inserting */
-  bool dup;      /* also insert "a" again (a constraint failure) */
+  bool dup;      /* also insert "seed" again (a constraint failure) */
   atomic_int calls;
 };
 
@@ -458,7 +458,7 @@ static int rb_run(db_conn *c, void *arg) {
   int rc = db_run(c, &Q_RB_INS, &v, 1, NULL);
   if (rc < 0) return rc;
   if (a->dup) {
-    db_val dup = db_text("a");
+    db_val dup = db_text("seed");
     return db_run(c, &Q_RB_INS, &dup, 1, NULL); /* DB_CONSTRAINT */
   }
   return a->result;
@@ -494,7 +494,8 @@ static void exec_job_rollback(void **state) {
   char url[URL_LEN];
   case_url(state, url, sizeof url);
   db_conn *c = open_ok(url);
-  script_ok(c, "DROP TABLE IF EXISTS t_rb; CREATE TABLE t_rb (v TEXT PRIMARY KEY)");
+  script_ok(c, "DROP TABLE IF EXISTS t_rb; CREATE TABLE t_rb (v TEXT PRIMARY KEY);"
+               "INSERT INTO t_rb (v) VALUES ('seed')");
   db_exec *ex = exec_ok(url, 1, 64, 100);
   struct rb_arg args[3] = {{.v = "a", .result = DB_JOB_COMMIT},
                            {.v = "b", .result = DB_JOB_ROLLBACK},
@@ -749,7 +750,8 @@ static void exec_pg_reconnect(void **state) {
   db_job job = {.mode = DB_JOB_READ, .run = pid_run, .arg = &pid};
   assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
   db_conn *c = open_ok(url);
-  static const db_sql kill = {.name = "kill", .sql = "SELECT pg_terminate_backend($1::int)"};
+  static const db_sql kill = {
+      .name = "kill", .sql = "SELECT CASE WHEN pg_terminate_backend($1::int) THEN 1 ELSE 0 END"};
   db_val p = db_int(pid);
   assert_int_equal(query_int_ok(c, &kill, &p, 1), 1);
   db_close(c);
@@ -824,6 +826,38 @@ static void migrations_refuse_unknown_and_edited(void **state) {
   db_close(c);
 }
 
+/* The deep health check reads the status inside a READ job: read-only, no nesting. */
+struct status_arg {
+  struct migrate_status st;
+  int rc;
+  char err[ERR_LEN];
+};
+
+static int status_run(db_conn *c, void *arg) {
+  struct status_arg *a = arg;
+  a->rc = migrate_status_get(c, &a->st, a->err, sizeof a->err);
+  return a->rc < 0 ? a->rc : DB_JOB_COMMIT;
+}
+
+static void migrations_status_in_read_job(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS schema_migrations; DROP TABLE IF EXISTS idempotency_keys");
+  db_exec *ex = exec_ok(url, 1, 8, 10);
+  struct status_arg a = {.rc = 99};
+  db_job job = {.mode = DB_JOB_READ, .run = status_run, .arg = &a};
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  assert_int_equal(a.st.current, 0); /* no table yet: nothing applied */
+  assert_true(a.st.pending >= 1 && a.st.pending == a.st.latest);
+  int applied = 0;
+  if (migrate_apply(c, &applied, err, sizeof err) != DB_OK) fail_msg("apply: %s", err);
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  assert_int_equal(a.st.current, a.st.latest);
+  assert_int_equal(a.st.pending, 0);
+  db_exec_stop(ex);
+  db_close(c);
+}
+
 /* ---- set-up ------------------------------------------------------------------------- */
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -890,6 +924,7 @@ int main(void) {
       {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
       BOTH(migrations_apply_and_status),
       BOTH(migrations_refuse_unknown_and_edited),
+      BOTH(migrations_status_in_read_job),
   };
   return cmocka_run_group_tests_name("store", tests, group_setup, group_teardown);
 }
