@@ -2,9 +2,12 @@
  * synchronous=FULL), lazily prepared persistent statements cached per connection, the
  * $1..$N parameter mapping, result-code mapping and transaction-control statements. */
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -12,6 +15,7 @@
 #include "store/db_impl.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000
+#define SQ_FILE_MODE 0600 /* money data: owner only; SQLite gives -wal/-shm the same mode */
 #define SQ_PARAM_NAME_LEN 8 /* "$100" + NUL fits */
 
 /* One prepared statement: argument k (0-based) binds to parameter index map[k]. */
@@ -324,8 +328,25 @@ static int sq_configure(struct sq_conn *s, const char *path, char *err, size_t e
   return DB_OK;
 }
 
+/* Create the database file if missing, readable by its owner only, and report a path we
+ * cannot create with the system's reason. */
+static int sq_create_file(const char *path, char *err, size_t err_len) {
+  if (strcmp(path, ":memory:") == 0) return 0;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, SQ_FILE_MODE);
+  if (fd < 0) {
+    db_fmt_err(err, err_len, "cannot open sqlite database \"%s\": %s", path, strerror(errno));
+    return -1;
+  }
+  if (close(fd) != 0) {
+    db_fmt_err(err, err_len, "sqlite database \"%s\": close: %s", path, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
 db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
   assert(path != NULL && path[0] != '\0');
+  if (sq_create_file(path, err, err_len) != 0) return NULL;
   struct sq_conn *s = calloc(1, sizeof *s);
   if (s == NULL) {
     db_fmt_err(err, err_len, "out of memory");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -161,6 +162,7 @@ static void open_errors(void **state) {
   snprintf(url, sizeof url, "sqlite:%s/plainfile/x.db", g_tmpdir);
   assert_null(db_open(url, err, sizeof err));
   assert_non_null(strstr(err, "x.db"));
+  assert_non_null(strstr(err, "Not a directory"));
   snprintf(url, sizeof url, "%s/no/such/dir/x.db", g_tmpdir);
   assert_null(db_open(url, err, sizeof err));
   assert_true(strlen(err) > 0);
@@ -176,6 +178,9 @@ static void open_forms(void **state) {
   char url[PATH_MAX + 64];
   snprintf(url, sizeof url, "%s/plain.db", g_tmpdir); /* a plain path */
   db_conn *c = open_ok(url);
+  struct stat sb;
+  assert_int_equal(stat(url, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600); /* owner only */
   assert_int_equal(db_conn_kind(c), DB_SQLITE);
   assert_int_equal(db_ping(c), DB_OK);
   assert_non_null(strstr(db_server_version(c), "sqlite 3."));
