@@ -290,7 +290,6 @@ void *db_cache_find(const struct db_cache *cache, const db_sql *q) {
 int db_cache_put(struct db_cache *cache, const db_sql *q, void *entry) {
   assert(cache != NULL && q != NULL && entry != NULL);
   assert(cache->used <= DB_CACHE_MAX);
-  if (cache->used >= DB_CACHE_MAX) return DB_ERR;
   size_t i = cache_hash(q);
   for (size_t probes = 0; probes < DB_CACHE_SLOTS; probes++) {
     struct db_cache_slot *s = &cache->slots[i];
@@ -299,6 +298,7 @@ int db_cache_put(struct db_cache *cache, const db_sql *q, void *entry) {
       return DB_OK;
     }
     if (s->key == NULL) {
+      if (cache->used >= DB_CACHE_MAX) return DB_ERR; /* keep probes short */
       s->key = q;
       s->entry = entry;
       cache->used++;

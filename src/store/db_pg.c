@@ -121,19 +121,17 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
 
 static int pg_prepare(struct pg_conn *p, const db_sql *q, struct pg_stmt **out) {
   const char *sql = q->sql_pg != NULL ? q->sql_pg : q->sql;
-  struct pg_stmt *st = db_cache_find(&p->base.cache, q);
-  if (st != NULL && st->sql == sql) {
-    *out = st;
+  struct pg_stmt *old = db_cache_find(&p->base.cache, q);
+  if (old != NULL && old->sql == sql) {
+    *out = old;
     return DB_OK;
   }
-  /* A reused descriptor address: the old server-side statement just stays unused. */
-  pg_free_stmt(&p->base, st);
-  if (st == NULL && p->base.cache.used >= DB_CACHE_MAX) {
+  if (old == NULL && p->base.cache.used >= DB_CACHE_MAX) {
     db_set_errmsg(&p->base, "%s: statement cache full (%d)", db_qname(q), DB_CACHE_MAX);
     assert(0 && "statement cache full: are db_sql descriptors static?");
     return DB_ERR;
   }
-  st = calloc(1, sizeof *st);
+  struct pg_stmt *st = calloc(1, sizeof *st);
   if (st == NULL) {
     db_set_errmsg(&p->base, "%s: out of memory", db_qname(q));
     return DB_ERR;
@@ -144,6 +142,8 @@ static int pg_prepare(struct pg_conn *p, const db_sql *q, struct pg_stmt **out) 
     free(st);
     return rc;
   }
+  /* A reused descriptor address: the old server-side statement just stays unused. */
+  pg_free_stmt(&p->base, old);
   *out = st;
   return DB_OK;
 }

@@ -113,19 +113,9 @@ static int sq_map_params(struct sq_conn *s, const db_sql *q, struct sq_stmt *st)
   return DB_OK;
 }
 
-static int sq_prepare(struct sq_conn *s, const db_sql *q, struct sq_stmt **out) {
-  struct sq_stmt *st = db_cache_find(&s->base.cache, q);
-  if (st != NULL && st->sql == q->sql) {
-    *out = st;
-    return DB_OK;
-  }
-  if (st != NULL) sq_free_stmt(&s->base, st); /* descriptor address reused with new text */
-  if (st == NULL && s->base.cache.used >= DB_CACHE_MAX) {
-    db_set_errmsg(&s->base, "%s: statement cache full (%d)", db_qname(q), DB_CACHE_MAX);
-    assert(0 && "statement cache full: are db_sql descriptors static?");
-    return DB_ERR;
-  }
-  st = calloc(1, sizeof *st);
+/* A new prepared statement for q, not yet cached. */
+static int sq_prepare_new(struct sq_conn *s, const db_sql *q, struct sq_stmt **out) {
+  struct sq_stmt *st = calloc(1, sizeof *st);
   if (st == NULL) {
     db_set_errmsg(&s->base, "%s: out of memory", db_qname(q));
     return DB_ERR;
@@ -139,11 +129,34 @@ static int sq_prepare(struct sq_conn *s, const db_sql *q, struct sq_stmt **out) 
   }
   st->sql = q->sql;
   rc = sq_map_params(s, q, st);
+  if (rc != DB_OK) {
+    sq_free_stmt(&s->base, st);
+    return rc;
+  }
+  *out = st;
+  return DB_OK;
+}
+
+/* The cached statement for q, prepared on first use. */
+static int sq_prepare(struct sq_conn *s, const db_sql *q, struct sq_stmt **out) {
+  struct sq_stmt *old = db_cache_find(&s->base.cache, q);
+  if (old != NULL && old->sql == q->sql) {
+    *out = old;
+    return DB_OK;
+  }
+  if (old == NULL && s->base.cache.used >= DB_CACHE_MAX) {
+    db_set_errmsg(&s->base, "%s: statement cache full (%d)", db_qname(q), DB_CACHE_MAX);
+    assert(0 && "statement cache full: are db_sql descriptors static?");
+    return DB_ERR;
+  }
+  struct sq_stmt *st = NULL;
+  int rc = sq_prepare_new(s, q, &st);
   if (rc == DB_OK) rc = db_cache_put(&s->base.cache, q, st);
   if (rc != DB_OK) {
     sq_free_stmt(&s->base, st);
     return rc;
   }
+  sq_free_stmt(&s->base, old); /* the descriptor address was reused with new text */
   *out = st;
   return DB_OK;
 }

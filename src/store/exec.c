@@ -29,6 +29,7 @@ struct worker {
   enum worker_role role;
   pthread_t thread;
   bool started;
+  db_job **batch; /* the writer's group: batch_max slots */
 };
 
 struct db_exec {
@@ -205,9 +206,8 @@ static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
 static void *writer_main(void *arg) {
   struct worker *w = arg;
   struct db_exec *ex = w->ex;
-  db_job **batch = calloc((size_t)ex->batch_max, sizeof *batch);
-  assert(batch != NULL && "writer batch allocation");
-  if (batch == NULL) abort();
+  db_job **batch = w->batch;
+  assert(batch != NULL);
   for (;;) { /* until stopped and drained */
     pthread_mutex_lock(&ex->mu);
     if (!wait_for_work(ex, &ex->workq, &ex->work_cv)) {
@@ -219,7 +219,6 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&ex->mu);
     writer_group(ex, w->conn, batch, n);
   }
-  free(batch);
   return NULL;
 }
 
@@ -326,7 +325,10 @@ static void exec_destroy(db_exec *ex) {
   for (int i = 0; i < ex->nworkers; i++)
     if (ex->workers[i].started) pthread_join(ex->workers[i].thread, NULL);
   assert(ex->workq.len == 0 && ex->readq.len == 0);
-  for (int i = 0; i < ex->nworkers; i++) db_close(ex->workers[i].conn);
+  for (int i = 0; i < ex->nworkers; i++) {
+    db_close(ex->workers[i].conn);
+    free(ex->workers[i].batch);
+  }
   pthread_cond_destroy(&ex->read_cv);
   pthread_cond_destroy(&ex->work_cv);
   pthread_mutex_destroy(&ex->mu);
@@ -349,6 +351,14 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   for (int i = 0; i < ex->nworkers; i++) {
     ex->workers[i].ex = ex;
     ex->workers[i].role = kind == DB_POSTGRES ? W_POOL : (i == 0 ? W_WRITER : W_READER);
+  }
+  if (kind == DB_SQLITE) {
+    ex->workers[0].batch = calloc((size_t)cfg->batch_max, sizeof(db_job *));
+    if (ex->workers[0].batch == NULL) {
+      free(ex->workers);
+      free(ex);
+      return NULL;
+    }
   }
   pthread_mutex_init(&ex->mu, NULL);
   pthread_cond_init(&ex->work_cv, NULL);

@@ -289,6 +289,26 @@ static void params_out_of_order(void **state) {
   db_close(c);
 }
 
+/* A descriptor whose address is reused with other text is re-prepared; a failed
+ * re-prepare leaves the old statement usable. */
+static void descriptor_reuse(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  static const char one[] = "SELECT 1", two[] = "SELECT 2", bad[] = "SELEKT 3";
+  db_sql q = {.name = "reuse", .sql = one};
+  assert_int_equal(query_int_ok(c, &q, NULL, 0), 1);
+  q.sql = two;
+  assert_int_equal(query_int_ok(c, &q, NULL, 0), 2);
+  q.sql = bad;
+  int64_t v = 0;
+  assert_int_equal(db_query_int(c, &q, NULL, 0, &v), DB_ERR);
+  q.sql = two;
+  assert_int_equal(query_int_ok(c, &q, NULL, 0), 2);
+  db_sql pg = {.name = "variant", .sql = one, .sql_pg = two}; /* sql_pg wins on PostgreSQL */
+  assert_int_equal(query_int_ok(c, &pg, NULL, 0), db_conn_kind(c) == DB_POSTGRES ? 2 : 1);
+  db_close(c);
+}
+
 static void constraint_mapping(void **state) {
   char url[URL_LEN];
   db_conn *c = open_ok(case_url(state, url, sizeof url));
@@ -916,6 +936,7 @@ int main(void) {
       ONE(open_forms),
       BOTH(params_every_type),
       BOTH(params_out_of_order),
+      BOTH(descriptor_reuse),
       BOTH(constraint_mapping),
       BOTH(transactions_and_savepoints),
       BOTH(exec_group_commit),
