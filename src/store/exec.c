@@ -55,6 +55,25 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* pthread calls on valid, initialised objects only fail on programming errors. */
+static void lock(pthread_mutex_t *mu) {
+  int rc = pthread_mutex_lock(mu);
+  assert(rc == 0);
+  (void)rc;
+}
+
+static void unlock(pthread_mutex_t *mu) {
+  int rc = pthread_mutex_unlock(mu);
+  assert(rc == 0);
+  (void)rc;
+}
+
+static void wait_cv(pthread_cond_t *cv, pthread_mutex_t *mu) {
+  int rc = pthread_cond_wait(cv, mu);
+  assert(rc == 0);
+  (void)rc;
+}
+
 /* ---- queues ------------------------------------------------------------------------- */
 
 static void queue_push(struct job_queue *q, db_job *job) {
@@ -78,7 +97,7 @@ static db_job *queue_pop(struct job_queue *q) {
 
 /* Wait for work on q; false when the executor is stopping and q is drained. */
 static bool wait_for_work(struct db_exec *ex, struct job_queue *q, pthread_cond_t *cv) {
-  while (q->len == 0 && !ex->stopping) pthread_cond_wait(cv, &ex->mu);
+  while (q->len == 0 && !ex->stopping) wait_cv(cv, &ex->mu);
   return q->len > 0;
 }
 
@@ -100,12 +119,12 @@ static void finish_jobs(struct db_exec *ex, db_job **jobs, int n, uint64_t busy,
   uint64_t failed = 0;
   for (int i = 0; i < n; i++)
     if (jobs[i]->status < 0) failed++;
-  pthread_mutex_lock(&ex->mu);
+  lock(&ex->mu);
   ex->stats.jobs_done += (uint64_t)n;
   ex->stats.jobs_failed += failed;
   ex->stats.busy_retries += busy;
   if (group) ex->stats.write_groups++;
-  pthread_mutex_unlock(&ex->mu);
+  unlock(&ex->mu);
   for (int i = 0; i < n; i++) /* the job may be freed by done(): touch it no more */
     if (jobs[i]->done != NULL) jobs[i]->done(jobs[i]);
 }
@@ -209,14 +228,14 @@ static void *writer_main(void *arg) {
   db_job **batch = w->batch;
   assert(batch != NULL);
   for (;;) { /* until stopped and drained */
-    pthread_mutex_lock(&ex->mu);
+    lock(&ex->mu);
     if (!wait_for_work(ex, &ex->workq, &ex->work_cv)) {
-      pthread_mutex_unlock(&ex->mu);
+      unlock(&ex->mu);
       break;
     }
     int n = 0; /* whatever is queued now: the group grows while the last COMMIT syncs */
     while (n < ex->batch_max && ex->workq.len > 0) batch[n++] = queue_pop(&ex->workq);
-    pthread_mutex_unlock(&ex->mu);
+    unlock(&ex->mu);
     writer_group(ex, w->conn, batch, n);
   }
   return NULL;
@@ -229,13 +248,13 @@ static void *single_main(void *arg) {
   struct job_queue *q = w->role == W_READER ? &ex->readq : &ex->workq;
   pthread_cond_t *cv = w->role == W_READER ? &ex->read_cv : &ex->work_cv;
   for (;;) { /* until stopped and drained */
-    pthread_mutex_lock(&ex->mu);
+    lock(&ex->mu);
     if (!wait_for_work(ex, q, cv)) {
-      pthread_mutex_unlock(&ex->mu);
+      unlock(&ex->mu);
       break;
     }
     db_job *job = queue_pop(q);
-    pthread_mutex_unlock(&ex->mu);
+    unlock(&ex->mu);
     uint64_t busy = 0;
     job->status = run_own_txn(w->conn, job, &busy);
     finish_jobs(ex, &job, 1, busy, false);
@@ -317,13 +336,17 @@ static int start_threads(db_exec *ex, char *err, size_t err_len) {
 
 /* Stop the threads started so far (draining the queues), close connections, free. */
 static void exec_destroy(db_exec *ex) {
-  pthread_mutex_lock(&ex->mu);
+  lock(&ex->mu);
   ex->stopping = true;
   pthread_cond_broadcast(&ex->work_cv);
   pthread_cond_broadcast(&ex->read_cv);
-  pthread_mutex_unlock(&ex->mu);
+  unlock(&ex->mu);
   for (int i = 0; i < ex->nworkers; i++)
-    if (ex->workers[i].started) pthread_join(ex->workers[i].thread, NULL);
+    if (ex->workers[i].started) {
+      int rc = pthread_join(ex->workers[i].thread, NULL);
+      assert(rc == 0);
+      (void)rc;
+    }
   assert(ex->workq.len == 0 && ex->readq.len == 0);
   for (int i = 0; i < ex->nworkers; i++) {
     db_close(ex->workers[i].conn);
@@ -360,9 +383,12 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
       return NULL;
     }
   }
-  pthread_mutex_init(&ex->mu, NULL);
-  pthread_cond_init(&ex->work_cv, NULL);
-  pthread_cond_init(&ex->read_cv, NULL);
+  /* Default attributes: these cannot fail on Linux short of memory corruption. */
+  int rc = pthread_mutex_init(&ex->mu, NULL);
+  rc |= pthread_cond_init(&ex->work_cv, NULL);
+  rc |= pthread_cond_init(&ex->read_cv, NULL);
+  assert(rc == 0);
+  (void)rc;
   return ex;
 }
 
@@ -397,10 +423,10 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
 int db_exec_submit(db_exec *ex, db_job *job) {
   assert(ex != NULL && job != NULL && job->run != NULL);
   assert(job->mode == DB_JOB_READ || job->mode == DB_JOB_WRITE);
-  pthread_mutex_lock(&ex->mu);
+  lock(&ex->mu);
   if (ex->stopping || ex->workq.len + ex->readq.len >= ex->queue_max) {
     ex->stats.rejected++;
-    pthread_mutex_unlock(&ex->mu);
+    unlock(&ex->mu);
     return -1;
   }
   job->status = 0;
@@ -412,7 +438,7 @@ int db_exec_submit(db_exec *ex, db_job *job) {
     queue_push(&ex->workq, job);
     pthread_cond_signal(&ex->work_cv);
   }
-  pthread_mutex_unlock(&ex->mu);
+  unlock(&ex->mu);
   return 0;
 }
 
@@ -434,24 +460,26 @@ static void sync_done(db_job *wrapper) {
   s->orig->status = wrapper->status;
   s->orig->enqueued_ns = wrapper->enqueued_ns;
   if (s->orig->done != NULL) s->orig->done(s->orig);
-  pthread_mutex_lock(&s->mu);
+  lock(&s->mu);
   s->finished = true;
   pthread_cond_signal(&s->cv);
-  pthread_mutex_unlock(&s->mu); /* s lives on the waiter's stack: last touch */
+  unlock(&s->mu); /* s lives on the waiter's stack: last touch */
 }
 
 int db_exec_run_sync(db_exec *ex, db_job *job) {
   assert(ex != NULL && job != NULL && job->run != NULL);
   struct sync_call s = {.finished = false, .orig = job};
-  pthread_mutex_init(&s.mu, NULL);
-  pthread_cond_init(&s.cv, NULL);
+  int rc = pthread_mutex_init(&s.mu, NULL);
+  rc |= pthread_cond_init(&s.cv, NULL);
+  assert(rc == 0);
+  (void)rc;
   db_job wrapper = {.mode = job->mode, .run = sync_run, .done = sync_done, .arg = &s};
   if (db_exec_submit(ex, &wrapper) != 0) {
     job->status = DB_ERR; /* refused: queue full or stopping; done() not called */
   } else {
-    pthread_mutex_lock(&s.mu);
-    while (!s.finished) pthread_cond_wait(&s.cv, &s.mu);
-    pthread_mutex_unlock(&s.mu);
+    lock(&s.mu);
+    while (!s.finished) wait_cv(&s.cv, &s.mu);
+    unlock(&s.mu);
   }
   pthread_cond_destroy(&s.cv);
   pthread_mutex_destroy(&s.mu);
@@ -465,10 +493,10 @@ void db_exec_stop(db_exec *ex) {
 
 void db_exec_stats(db_exec *ex, struct db_exec_stats *out) {
   assert(ex != NULL && out != NULL);
-  pthread_mutex_lock(&ex->mu);
+  lock(&ex->mu);
   *out = ex->stats;
   out->queue_depth = (uint64_t)(ex->workq.len + ex->readq.len);
-  pthread_mutex_unlock(&ex->mu);
+  unlock(&ex->mu);
 }
 
 enum db_kind db_exec_kind(const db_exec *ex) {
