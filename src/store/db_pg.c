@@ -102,6 +102,7 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
                           struct pg_stmt *st) {
   int len = snprintf(st->name, sizeof st->name, "mps_%u", ++p->stmt_counter);
   assert(len > 0 && (size_t)len < sizeof st->name);
+  (void)len;
   PGresult *res = PQprepare(p->pg, st->name, sql, 0, NULL);
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
   PQclear(res);
@@ -165,6 +166,7 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
     case DB_T_INT: {
       int len = snprintf(ints[k], sizeof ints[k], "%" PRId64, args[k].i);
       assert(len > 0 && (size_t)len < sizeof ints[k]);
+      (void)len;
       values[k] = ints[k];
       break;
     }

@@ -101,6 +101,7 @@ static int sq_map_params(struct sq_conn *s, const db_sql *q, struct sq_stmt *st)
     char name[SQ_PARAM_NAME_LEN];
     int len = snprintf(name, sizeof name, "$%d", k + 1);
     assert(len > 0 && (size_t)len < sizeof name);
+    (void)len;
     int idx = sqlite3_bind_parameter_index(st->stmt, name);
     if (idx <= 0) {
       db_set_errmsg(&s->base, "%s: parameters must be $1..$%d; %s is missing", db_qname(q), n,
