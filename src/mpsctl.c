@@ -1,0 +1,153 @@
+/* mpsctl.c — the admin command. One row per command in `commands`; each takes the same
+ * store options as mpsd (--db-url, --data-dir or their MPS_* variables).
+ *   mpsctl migrate          apply pending migrations
+ *   mpsctl db-check         schema version and store health (exit 1 when not healthy)
+ *   mpsctl errors           the error-code registry as a Markdown table
+ *   mpsctl config           the configuration table as Markdown */
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "build_info.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/log.h"
+#include "store/db.h"
+#include "store/migrate.h"
+
+struct ctl {
+  struct mps_config cfg;
+  int argc; /* positional arguments after the command name */
+  char **argv;
+};
+
+static db_conn *open_store(const struct ctl *ctl) {
+  char err[512] = "";
+  db_conn *c = db_open(ctl->cfg.db_url, err, sizeof err);
+  if (!c) fprintf(stderr, "mpsctl: cannot open the store: %s\n", err);
+  return c;
+}
+
+static int cmd_migrate(struct ctl *ctl) {
+  db_conn *c = open_store(ctl);
+  if (!c) return 1;
+  char err[512] = "";
+  int applied = 0;
+  int rc = migrate_apply(c, &applied, err, sizeof err);
+  struct migrate_status st = {0};
+  if (rc == DB_OK) rc = migrate_status_get(c, &st, err, sizeof err);
+  db_close(c);
+  if (rc != DB_OK) {
+    fprintf(stderr, "mpsctl: migrate failed: %s\n", err);
+    return 1;
+  }
+  printf("applied %d migration(s); schema version %d\n", applied, st.current);
+  return 0;
+}
+
+static int cmd_db_check(struct ctl *ctl) {
+  db_conn *c = open_store(ctl);
+  if (!c) return 1;
+  char err[512] = "";
+  int ping = db_ping(c);
+  struct migrate_status st = {0};
+  int rc = migrate_status_get(c, &st, err, sizeof err);
+  printf("store:          %s\n", db_conn_kind(c) == DB_SQLITE ? "sqlite" : "postgres");
+  printf("server:         %s\n", db_server_version(c));
+  printf("round trip:     %s\n", ping == DB_OK ? "ok" : db_errmsg(c));
+  if (rc == DB_OK) {
+    printf("schema version: %d (this build knows %d)\n", st.current, st.latest);
+    printf("pending:        %d\n", st.pending);
+    if (st.unknown) printf("unknown:        %d (applied by a newer build)\n", st.unknown);
+  } else {
+    printf("schema:         error: %s\n", err);
+  }
+  db_close(c);
+  bool healthy = ping == DB_OK && rc == DB_OK && st.pending == 0 && st.unknown == 0;
+  printf("status:         %s\n", healthy ? "healthy" : "NOT healthy");
+  return healthy ? 0 : 1;
+}
+
+static int cmd_errors(struct ctl *ctl) {
+  (void)ctl;
+  printf("| code | HTTP status | meaning |\n|---|---|---|\n");
+  for (int e = 0; e < MPS_E_COUNT_; e++) {
+    const struct mps_error_info *info = mps_error((enum mps_err)e);
+    printf("| `%s` | %d | %s |\n", info->code, info->http_status, info->description);
+  }
+  return 0;
+}
+
+static int cmd_config(struct ctl *ctl) {
+  (void)ctl;
+  config_print_markdown(stdout);
+  return 0;
+}
+
+struct command {
+  const char *name;
+  int (*run)(struct ctl *ctl);
+  bool needs_store;
+  const char *help;
+};
+
+static const struct command commands[] = {
+    {"migrate", cmd_migrate, true, "apply pending schema migrations"},
+    {"db-check", cmd_db_check, true, "report schema version and store health (exit 1 if not healthy)"},
+    {"errors", cmd_errors, false, "print the error-code registry (Markdown)"},
+    {"config", cmd_config, false, "print the configuration table (Markdown)"},
+};
+#define COMMAND_COUNT (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *out) {
+  fprintf(out, "usage: mpsctl COMMAND [args] [--db-url URL] [--data-dir DIR]\n\ncommands:\n");
+  for (size_t i = 0; i < COMMAND_COUNT; i++) {
+    fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].help);
+  }
+  fprintf(out, "\nStore options are read from MPS_DB_URL / MPS_DATA_DIR like mpsd's.\n");
+}
+
+int main(int argc, char **argv) {
+  if (sodium_init() < 0) {
+    fprintf(stderr, "mpsctl: libsodium failed to initialise\n");
+    return 1;
+  }
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+    printf("mpsctl %s (%s)\n", MPS_VERSION, MPS_REVISION);
+    return 0;
+  }
+  const struct command *cmd = NULL;
+  for (size_t i = 0; i < COMMAND_COUNT; i++) {
+    if (strcmp(argv[1], commands[i].name) == 0) cmd = &commands[i];
+  }
+  if (!cmd) {
+    fprintf(stderr, "mpsctl: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+  }
+  static struct ctl ctl;
+  static int rest[64];
+  int rest_count = 0;
+  char err[512] = "";
+  if (argc - 1 > 64) {
+    fprintf(stderr, "mpsctl: too many arguments\n");
+    return 2;
+  }
+  int rc = config_load(&ctl.cfg, CONFIG_CTL, argc - 1, argv + 1, rest, &rest_count, err, sizeof err);
+  if (rc == 1) return 0;
+  if (rc != 0) {
+    fprintf(stderr, "mpsctl: %s\n", err);
+    return 2;
+  }
+  static char *positional[64];
+  for (int i = 0; i < rest_count; i++) positional[i] = argv[1 + rest[i]];
+  ctl.argc = rest_count;
+  ctl.argv = positional;
+  log_set_level((enum log_level)ctl.cfg.log_level);
+  return cmd->run(&ctl);
+}

@@ -1,0 +1,164 @@
+/* test_common.c — ids (format, order, uniqueness), RFC 3339 time, JSON escaping for logs,
+ * the error registry, and configuration parsing/validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/errors.h"
+#include "common/ids.h"
+#include "common/log.h"
+
+static void ids_are_prefixed_ordered_unique(void **state) {
+  (void)state;
+  char prev[ID_MAX_LEN] = "";
+  for (int i = 0; i < 5000; i++) {
+    char id[ID_MAX_LEN];
+    assert_int_equal(id_new("pay", id, sizeof id), 0);
+    assert_int_equal(strlen(id), 4 + ID_BODY_LEN);
+    assert_memory_equal(id, "pay_", 4);
+    for (const char *p = id + 4; *p; p++) assert_non_null(strchr("0123456789ABCDEFGHJKMNPQRSTVWXYZ", *p));
+    assert_true(strcmp(prev, id) < 0); /* strictly increasing within a thread */
+    strcpy(prev, id);
+  }
+}
+
+static void ids_refuse_small_buffers(void **state) {
+  (void)state;
+  char small[20];
+  assert_int_equal(id_new("pay", small, sizeof small), -1);
+  char id[ID_MAX_LEN];
+  assert_int_equal(id_new("a_prefix_too_long_", id, sizeof id), -1);
+  assert_int_equal(id_new(NULL, id, sizeof id), 0);
+  assert_int_equal(strlen(id), ID_BODY_LEN);
+}
+
+static void rfc3339(void **state) {
+  (void)state;
+  char out[32];
+  assert_string_equal(clock_rfc3339(0, out, sizeof out), "1970-01-01T00:00:00.000Z");
+  assert_string_equal(clock_rfc3339(1795000000123, out, sizeof out), "2026-11-18T11:06:40.123Z");
+  assert_string_equal(clock_rfc3339(-1, out, sizeof out), "1969-12-31T23:59:59.999Z");
+}
+
+static void json_escaping(void **state) {
+  (void)state;
+  char out[64];
+  assert_int_equal(json_escape("a\"b\\c\n\x01", out, sizeof out), strlen("\"a\\\"b\\\\c\\n\\u0001\""));
+  assert_string_equal(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+  char tiny[4];
+  assert_int_equal(json_escape("abcdef", tiny, sizeof tiny), 0);
+  assert_string_equal(tiny, "");
+}
+
+static void error_registry(void **state) {
+  (void)state;
+  for (int e = 0; e < MPS_E_COUNT_; e++) {
+    const struct mps_error_info *i = mps_error((enum mps_err)e);
+    assert_non_null(i->code);
+    assert_true(i->http_status >= 400 && i->http_status < 600);
+    for (int f = e + 1; f < MPS_E_COUNT_; f++) assert_string_not_equal(i->code, mps_error((enum mps_err)f)->code);
+  }
+  assert_int_equal(mps_error(MPS_E_PAYLOAD_TOO_LARGE)->http_status, 413);
+  assert_int_equal(mps_error(MPS_E_UNAUTHORIZED)->http_status, 401);
+}
+
+static char tmpdir[64];
+
+static int load(char **argv, int argc, struct mps_config *cfg, char *err) {
+  return config_load(cfg, CONFIG_SERVER, argc, argv, NULL, NULL, err, 256);
+}
+
+static void config_defaults_and_flags(void **state) {
+  (void)state;
+  struct mps_config cfg;
+  char err[256];
+  char *argv[] = {"mpsd", "--data-dir", tmpdir, "--port=9090", "--http-threads", "3"};
+  assert_int_equal(load(argv, 6, &cfg, err), 0);
+  assert_int_equal(cfg.port, 9090);
+  assert_int_equal(cfg.http_threads, 3);
+  assert_int_equal(cfg.max_body_bytes, 1048576);
+  assert_string_equal(cfg.listen_addr, "127.0.0.1");
+  char want[600];
+  snprintf(want, sizeof want, "sqlite:%s/mps.db", tmpdir);
+  assert_string_equal(cfg.db_url, want);
+  setenv("MPS_PORT", "7070", 1);
+  char *argv2[] = {"mpsd", "--data-dir", tmpdir};
+  assert_int_equal(load(argv2, 3, &cfg, err), 0);
+  assert_int_equal(cfg.port, 7070); /* environment below flags, above defaults */
+  unsetenv("MPS_PORT");
+}
+
+struct bad_cfg {
+  const char *flag, *value, *needle;
+};
+
+static void config_rejects_bad_values(void **state) {
+  (void)state;
+  static const struct bad_cfg cases[] = {
+      {"--port", "70000", "MPS_PORT"},
+      {"--port", "abc", "MPS_PORT"},
+      {"--port", "80x", "MPS_PORT"},
+      {"--db-url", "mysql://x", "MPS_DB_URL"},
+      {"--db-url", "sqlite:", "MPS_DB_URL"},
+      {"--db-url", "postgres://host:notaport/db?bad", "MPS_DB_URL"},
+      {"--mode", "prod", "MPS_MODE"},
+      {"--listen", "localhost", "MPS_LISTEN_ADDR"},
+      {"--max-body-bytes", "10", "MPS_MAX_BODY_BYTES"},
+      {"--jwt-secret", "short", "MPS_JWT_SECRET"},
+      {"--nope", "1", "unknown option"},
+      {"--data-dir", "/proc/version/x", "MPS_DATA_DIR"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct mps_config cfg;
+    char err[256] = "";
+    char *argv[] = {"mpsd", "--data-dir", tmpdir, (char *)cases[i].flag, (char *)cases[i].value};
+    assert_int_equal(load(argv, 5, &cfg, err), -1);
+    if (!strstr(err, cases[i].needle)) fail_msg("case %zu: '%s' lacks '%s'", i, err, cases[i].needle);
+  }
+}
+
+static void config_production_needs_secret(void **state) {
+  (void)state;
+  struct mps_config cfg;
+  char err[256] = "";
+  char *argv[] = {"mpsd", "--data-dir", tmpdir, "--mode", "production"};
+  assert_int_equal(load(argv, 5, &cfg, err), -1);
+  assert_non_null(strstr(err, "MPS_JWT_SECRET"));
+  char *argv2[] = {"mpsd", "--data-dir", tmpdir, "--mode", "production", "--jwt-secret",
+                   "0123456789abcdef0123456789abcdef"};
+  assert_int_equal(load(argv2, 7, &cfg, err), 0);
+  assert_int_equal(cfg.mode, MPS_MODE_PRODUCTION);
+}
+
+static int setup(void **state) {
+  (void)state;
+  if (sodium_init() < 0) return -1;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/mps_cfg_XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  char path[128];
+  snprintf(path, sizeof path, "%s", tmpdir);
+  rmdir(path);
+  return 0;
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(ids_are_prefixed_ordered_unique), cmocka_unit_test(ids_refuse_small_buffers),
+      cmocka_unit_test(rfc3339),                         cmocka_unit_test(json_escaping),
+      cmocka_unit_test(error_registry),                  cmocka_unit_test(config_defaults_and_flags),
+      cmocka_unit_test(config_rejects_bad_values),       cmocka_unit_test(config_production_needs_secret),
+  };
+  return cmocka_run_group_tests_name("common", tests, setup, teardown);
+}
