@@ -131,6 +131,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   static struct ctl ctl;
+  if (!cmd->needs_store) return cmd->run(&ctl);
   static int rest[64];
   int rest_count = 0;
   char err[512] = "";

@@ -289,6 +289,7 @@ int server_start(struct app *app, char *err, size_t err_len) {
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   struct MHD_Daemon *d = MHD_start_daemon(
       flags, (uint16_t)app->cfg.port, NULL, NULL, on_request, app,
+      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, app, /* must come first to catch every message */
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
       MHD_OPTION_THREAD_POOL_SIZE, (unsigned)app->cfg.http_threads,
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
@@ -296,7 +297,6 @@ int server_start(struct app *app, char *err, size_t err_len) {
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
       MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
-      MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, app,
       MHD_OPTION_END);
   if (!d) {
     snprintf(err, err_len, "cannot listen on %s:%d (in use, or not permitted)",
