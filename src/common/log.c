@@ -146,6 +146,8 @@ void log_end(struct log_line *l) {
   l->active = false;
 }
 
+static void log_fmt(enum log_level level, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 static void log_fmt(enum log_level level, const char *fmt, va_list ap) {
   if ((int)level < atomic_load(&current_level)) return;
   char msg[1024];
