@@ -13,6 +13,7 @@
 #   MPS_TEST_SKIP_ASAN=1   skip the sanitizer build and its passes
 #   MPS_TEST_SKIP_PG=1     skip everything that needs PostgreSQL
 #   MPS_TEST_FILTER=REGEX  only API test files whose path matches REGEX
+#   MPS_TEST_PASS_TIMEOUT  seconds one pass may take before it is killed (default 600)
 #
 # The last line of output is always "N passed, N failed" (totals over all passes). The exit
 # status is non-zero when anything failed; a step that crashed or failed to build counts
@@ -29,6 +30,7 @@ SUMMARY=()
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/mps-test.XXXXXX")"
 PGDIR=""
 PG_ADMIN_URL=""
+PASS_TIMEOUT="${MPS_TEST_PASS_TIMEOUT:-600}"
 
 say() { printf '\n=== %s\n' "$*"; }
 
@@ -63,6 +65,7 @@ elapsed() { echo "$(( $(date +%s) - $1 ))s"; }
 
 # ------------------------------------------------------------------------------ build
 say "build"
+echo "$(uname -sm); node $(node --version 2>/dev/null || echo missing); meson $(meson --version 2>/dev/null || echo missing); CI=${CI:-}"
 if [ ! -f build/build.ninja ]; then
   echo "build/build.ninja missing: running scripts/setup.sh"
   if ! scripts/setup.sh; then
@@ -156,7 +159,7 @@ unit_pass() {
   pgurl="$(new_pg_db)"
   rm -f "$jlog"
   env "${SAN_ENV[@]}" CMOCKA_MESSAGE_OUTPUT=TAP MPS_TEST_PG_URL="$pgurl" \
-    timeout 900 meson test -C "$dir" --suite unit --print-errorlogs --num-processes 2 \
+    timeout "$PASS_TIMEOUT" meson test -C "$dir" --suite unit --print-errorlogs --num-processes 2 \
     --logbase mps-test-sh 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   if grep -q 'No suitable tests defined' "$log" && [ "$rc" -eq 0 ]; then
@@ -200,8 +203,10 @@ api_pass() {
   fi
   local reporter=()
   if node --help 2>/dev/null | grep -q -- '--test-reporter'; then reporter=(--test-reporter=tap); fi
+  # a hung test fails alone instead of eating the whole pass (node >= 20.11)
+  if node --help 2>/dev/null | grep -q -- '--test-timeout'; then reporter+=(--test-timeout=120000); fi
   env "${SAN_ENV[@]}" MPS_BIN_DIR="$dir" MPS_TEST_STORE="$store" MPS_TEST_PG_ADMIN_URL="$PG_ADMIN_URL" \
-    timeout 900 node --test "${reporter[@]}" "${files[@]}" 2>&1 | tee "$log"
+    timeout "$PASS_TIMEOUT" node --test "${reporter[@]}" "${files[@]}" 2>&1 | tee "$log"
   rc=${PIPESTATUS[0]}
   local p f c
   p=$(grep -E '^# pass [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+$')
