@@ -11,4 +11,21 @@ void api_health_deep(struct http_req *req);
 /* api/metrics.c — GET /metrics */
 void api_metrics(struct http_req *req);
 
+/* api/merchants.c — /admin/merchants*, GET /api/merchants/{merchantId} */
+struct merchant;
+json_t *merchant_json(const struct merchant *m);
+void api_admin_merchants_create(struct http_req *req);
+void api_admin_merchants_list(struct http_req *req);
+void api_admin_merchants_get(struct http_req *req);
+void api_admin_merchants_patch(struct http_req *req);
+void api_admin_merchants_approve(struct http_req *req);
+void api_admin_merchants_reject(struct http_req *req);
+void api_admin_merchants_suspend(struct http_req *req);
+void api_admin_merchants_reactivate(struct http_req *req);
+void api_merchant_profile_get(struct http_req *req);
+
+/* api/auth_mock.c — POST /api/auth/mock-login (MPS_DEV_MODE=1 only) */
+json_t *principal_json(const struct principal *p);
+void api_auth_mock_login(struct http_req *req);
+
 #endif

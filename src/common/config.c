@@ -66,6 +66,23 @@ static const struct opt opts[] = {
      BOTH, "Least severe level written to the JSON log on stderr."},
     {"jwt-secret", "MPS_JWT_SECRET", OPT_SECRET, S(jwt_secret), "", 0, 0, NULL, SRV,
      "HS256 signing secret, at least 32 bytes; required in production mode."},
+    {"jwt-ttl", "MPS_JWT_TTL_S", OPT_INT, S(jwt_ttl_s), "43200", 60, 2592000, NULL, SRV,
+     "Lifetime of staff and member tokens, seconds (default 12 h)."},
+    {"dev-mode", "MPS_DEV_MODE", OPT_INT, S(dev_mode), "0", 0, 1, NULL, SRV,
+     "1 enables POST /api/auth/mock-login (demos and tests); refused in production mode."},
+    {"onboard-secret", "MPS_ONBOARD_SECRET", OPT_SECRET, S(onboard_secret), "", 0, 0, NULL, SRV,
+     "When set, POST /api/merchant/onboard requires it in the x-onboard-secret header."},
+    {"login-code-ttl", "MPS_LOGIN_CODE_TTL_S", OPT_INT, S(login_code_ttl_s), "300", 30, 3600, NULL,
+     SRV, "Seconds a member's one-time login code stays valid."},
+    {"rate-login", "MPS_RATE_LOGIN_PER_MIN", OPT_INT, S(rate_login_per_min), "30", 0, 1000000,
+     NULL, SRV, "Login and code requests per client IP per minute; 0 = unlimited."},
+    {"rate-account", "MPS_RATE_ACCOUNT_PER_MIN", OPT_INT, S(rate_account_per_min), "10", 0,
+     1000000, NULL, SRV, "Login attempts per account (email or phone) per minute; 0 = unlimited."},
+    {"rate-admin-write", "MPS_RATE_ADMIN_WRITE_PER_MIN", OPT_INT, S(rate_admin_write_per_min),
+     "600", 0, 1000000, NULL, SRV,
+     "Administrative writes (users, merchants, stores...) per caller per minute; 0 = unlimited."},
+    {"rate-callback", "MPS_RATE_CALLBACK_PER_MIN", OPT_INT, S(rate_callback_per_min), "6000", 0,
+     1000000, NULL, SRV, "Public callback and onboarding requests per client IP per minute."},
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
@@ -187,6 +204,10 @@ static int validate(struct mps_config *cfg, enum config_use use, char *err, size
     size_t secret_len = strlen(cfg->jwt_secret);
     if (cfg->mode == MPS_MODE_PRODUCTION && secret_len == 0) {
       snprintf(err, err_len, "MPS_JWT_SECRET (--jwt-secret): required in production mode");
+      return -1;
+    }
+    if (cfg->mode == MPS_MODE_PRODUCTION && cfg->dev_mode) {
+      snprintf(err, err_len, "MPS_DEV_MODE (--dev-mode): not allowed in production mode");
       return -1;
     }
     if (secret_len > 0 && secret_len < 32) {

@@ -27,6 +27,14 @@ struct mps_config {
   int db_queue_max;
   int log_level; /* enum log_level */
   char jwt_secret[256];
+  int jwt_ttl_s;
+  int dev_mode;
+  char onboard_secret[256];
+  int login_code_ttl_s;
+  int rate_login_per_min;
+  int rate_account_per_min;
+  int rate_admin_write_per_min;
+  int rate_callback_per_min;
 };
 
 enum config_use { CONFIG_SERVER = 1, CONFIG_CTL = 2 };

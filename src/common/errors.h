@@ -11,6 +11,7 @@
   X(VALIDATION_FAILED, 400, "A field is missing, of the wrong type or out of range; details.field names it.") \
   X(UNAUTHORIZED, 401, "No credentials, or the token is invalid, tampered or expired.")       \
   X(FORBIDDEN, 403, "The caller's role may not do this.")                                     \
+  X(MERCHANT_SCOPE_DENIED, 403, "The caller belongs to another merchant than the one addressed.") \
   X(NOT_FOUND, 404, "No route matches the path, or the resource does not exist.")            \
   X(METHOD_NOT_ALLOWED, 405, "The path exists but not with this method; the Allow header lists the methods.") \
   X(CONFLICT, 409, "The request conflicts with the current state of the resource.")          \

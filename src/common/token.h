@@ -19,8 +19,8 @@
 struct principal {
   enum principal_kind kind;
   const struct role_info *role;
-  char subject[64];
-  char merchant_id[64];
+  char subject[65];
+  char merchant_id[65];
   int64_t token_version;
   int64_t expires_at_ms;
 };

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/errors.h"
+#include "common/token.h"
 #include "http/router.h"
 #include "store/exec.h"
 
@@ -41,6 +42,9 @@ struct http_req {
   size_t body_len;
   json_t *json; /* parsed body, or NULL when there was none */
   int64_t start_ns;
+  char client_ip[48];
+  struct principal principal; /* valid when authenticated */
+  bool authenticated;
 
   /* reply */
   int status;
@@ -52,6 +56,9 @@ struct http_req {
   /* deferred store work */
   db_job job;
   int (*deferred_run)(db_conn *c, struct http_req *req);
+  int (*next_run)(db_conn *c, struct http_req *req); /* chained job, see http_defer_next */
+  enum db_job_mode next_mode;
+  const char *deny_code; /* static: the code of an audited denial */
   void *ctx; /* the handler's own state for run(); freed by ctx_free when set */
   void (*ctx_free)(void *ctx);
 
@@ -88,5 +95,24 @@ int http_decode_body(struct http_req *req, const struct json_field *spec, size_t
  * transaction and must set the reply; its return value is a db_job_result. */
 void http_defer(struct http_req *req, enum db_job_mode mode,
                 int (*run)(db_conn *c, struct http_req *req));
+
+/* From inside a deferred run(): once this job has ended (committed or rolled back as it
+ * asked; a store error cancels the chain), run another job (for work
+ * that must not hold the SQLite writer, e.g. password hashing on a reader before the
+ * audit write). The reply of the last job is the one sent. */
+void http_defer_next(struct http_req *req, enum db_job_mode mode,
+                     int (*run)(db_conn *c, struct http_req *req));
+
+/* Refuse with 403 (code FORBIDDEN or MERCHANT_SCOPE_DENIED...) and append a DENIED entry
+ * to the audit log. Event thread only, instead of any other reply. */
+void http_deny(struct http_req *req, enum mps_err code, const char *message, json_t *details);
+
+/* The same from inside a deferred run(): sets the 403 reply and chains the audit write
+ * (runs after this job, which may be read-only). */
+void http_chain_deny(struct http_req *req, enum mps_err code, const char *message, json_t *details);
+
+/* The audit fields of the caller: actor, role, the request id. */
+struct audit_record;
+void http_audit_caller(const struct http_req *req, struct audit_record *r);
 
 #endif

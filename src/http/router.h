@@ -21,6 +21,8 @@ struct route {
   const char *pattern; /* "/api/merchants/{id}" */
   route_handler handler;
   const char *file;    /* source file holding the handler, for --routes and readers */
+  unsigned access;     /* roles allowed (common/roles.h): the permission table */
+  int rate;            /* enum rate_class applied before the handler, 0 = none */
 };
 
 struct route_params {

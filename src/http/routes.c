@@ -1,13 +1,38 @@
-/* routes.c — THE routing table. One line per route: method, path pattern, handler, and the
- * file the handler lives in. docs/openapi.yaml is checked against this table by a test
- * (`mpsd --routes` prints it). Keep it sorted by path. */
+/* routes.c — THE routing table and THE permission table, in one: method, path pattern,
+ * handler, the file the handler lives in, the roles allowed (common/roles.h) and the rate
+ * class. docs/openapi.yaml and docs/rbac.md are checked against it by tests
+ * (`mpsd --routes` prints it). Keep it grouped by path. */
 #include "api/api.h"
+#include "common/roles.h"
+#include "http/ratelimit.h"
 #include "http/router.h"
 
+#define PLATFORM_ADMIN R_P_ADMIN
+#define PLATFORM_ALL R_PLATFORM_ALL
+#define MERCHANT_READ (R_PLATFORM_ALL | R_MERCHANT_ALL)
+#define W RATE_ADMIN_WRITE
+
 static const struct route table[] = {
-    {"GET", "/health", api_health, "src/api/health.c"},
-    {"GET", "/health/deep", api_health_deep, "src/api/health.c"},
-    {"GET", "/metrics", api_metrics, "src/api/metrics.c"},
+    /* operations */
+    {"GET", "/health", api_health, "src/api/health.c", R_PUBLIC, 0},
+    {"GET", "/health/deep", api_health_deep, "src/api/health.c", R_PUBLIC, 0},
+    {"GET", "/metrics", api_metrics, "src/api/metrics.c", R_PUBLIC, 0},
+
+    /* authentication */
+    {"POST", "/api/auth/mock-login", api_auth_mock_login, "src/api/auth_mock.c", R_PUBLIC, RATE_LOGIN},
+
+    /* merchants (platform) */
+    {"GET", "/admin/merchants", api_admin_merchants_list, "src/api/merchants.c", PLATFORM_ALL, 0},
+    {"POST", "/admin/merchants", api_admin_merchants_create, "src/api/merchants.c", PLATFORM_ADMIN, W},
+    {"GET", "/admin/merchants/{id}", api_admin_merchants_get, "src/api/merchants.c", PLATFORM_ALL, 0},
+    {"PATCH", "/admin/merchants/{id}", api_admin_merchants_patch, "src/api/merchants.c", R_P_ADMIN | R_P_OPS, W},
+    {"POST", "/admin/merchants/{id}/approve", api_admin_merchants_approve, "src/api/merchants.c", PLATFORM_ADMIN, W},
+    {"POST", "/admin/merchants/{id}/reject", api_admin_merchants_reject, "src/api/merchants.c", PLATFORM_ADMIN, W},
+    {"POST", "/admin/merchants/{id}/suspend", api_admin_merchants_suspend, "src/api/merchants.c", PLATFORM_ADMIN, W},
+    {"POST", "/admin/merchants/{id}/reactivate", api_admin_merchants_reactivate, "src/api/merchants.c", PLATFORM_ADMIN, W},
+
+    /* a merchant's own data (merchant staff: their merchant only; platform staff: any) */
+    {"GET", "/api/merchants/{merchantId}", api_merchant_profile_get, "src/api/merchants.c", MERCHANT_READ, 0},
 };
 
 const struct route *routes_table(size_t *count) {

@@ -10,6 +10,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 #include <assert.h>
 #include <microhttpd.h>
 #include <stdarg.h>
@@ -23,8 +24,10 @@
 #include "common/clock.h"
 #include "common/ids.h"
 #include "common/log.h"
+#include "http/auth.h"
 #include "http/http.h"
 #include "http/metrics.h"
+#include "http/ratelimit.h"
 
 enum phase { PHASE_HEADERS = 0, PHASE_BODY, PHASE_WAIT, PHASE_REPLY };
 
@@ -59,6 +62,13 @@ static struct http_req *req_new(struct app *app, struct MHD_Connection *conn, co
   } else if (id_new("req", req->request_id, sizeof req->request_id) != 0) {
     snprintf(req->request_id, sizeof req->request_id, "req_unknown");
   }
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  if (!ci || !ci->client_addr ||
+      getnameinfo(ci->client_addr, ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                                           : sizeof(struct sockaddr_in),
+                  req->client_ip, sizeof req->client_ip, NULL, 0, NI_NUMERICHOST) != 0) {
+    snprintf(req->client_ip, sizeof req->client_ip, "unknown");
+  }
   metrics_inflight_add(1);
   return req;
 }
@@ -92,10 +102,21 @@ static enum MHD_Result queue_reply(struct http_req *req) {
   return rc;
 }
 
+static int job_run(db_conn *c, void *arg);
+
 static void job_done(db_job *job) {
   struct http_req *req = job->arg;
   if (job->status < 0) {
+    req->next_run = NULL;
     http_reply_error(req, MPS_E_STORE_UNAVAILABLE, NULL, NULL);
+  }
+  if (job->status >= 0 && req->next_run) { /* a chained job: queue it */
+    req->deferred_run = req->next_run;
+    req->next_run = NULL;
+    req->job = (db_job){.mode = req->next_mode, .run = job_run, .done = job_done, .arg = req};
+    if (db_exec_submit(req->app->exec, &req->job) == 0) return;
+    http_reply_error(req, MPS_E_OVERLOADED, NULL, NULL);
+    http_add_header(req, "Retry-After", "1");
   }
   assert(req->status != 0);
   MHD_resume_connection(req->conn);
@@ -103,7 +124,10 @@ static void job_done(db_job *job) {
 
 static int job_run(db_conn *c, void *arg) {
   struct http_req *req = arg;
-  req->header_count = 0; /* a retried run rebuilds its reply from scratch */
+  req->next_run = NULL; /* a retried run decides again */
+  int rc = auth_check_current(c, req);
+  if (rc == -1) return DB_JOB_ROLLBACK; /* 401 set */
+  if (rc < -1) return rc + 1;
   return req->deferred_run(c, req);
 }
 
@@ -112,6 +136,13 @@ void http_defer(struct http_req *req, enum db_job_mode mode,
   assert(req->phase == PHASE_BODY && !req->deferred_run);
   req->deferred_run = run;
   req->job = (db_job){.mode = mode, .run = job_run, .done = job_done, .arg = req};
+}
+
+void http_defer_next(struct http_req *req, enum db_job_mode mode,
+                     int (*run)(db_conn *c, struct http_req *req)) {
+  assert(req->phase == PHASE_WAIT);
+  req->next_run = run;
+  req->next_mode = mode;
 }
 
 /* Suspend first, then submit: done() may run before submit returns. */
@@ -145,6 +176,30 @@ static void parse_json_body(struct http_req *req) {
   }
 }
 
+/* The route's rate class, keyed by client IP (logins, callbacks) or by the caller. Admin
+ * writes are counted after authentication, per subject; see dispatch. */
+static bool rate_limited(struct http_req *req) {
+  int cls = req->route->rate;
+  if (cls == RATE_NONE) return false;
+  const char *key = req->client_ip;
+  char subject_key[96];
+  if (cls == RATE_ADMIN_WRITE) {
+    const char *auth = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Authorization");
+    /* before verification the token is only a key; a forged one just gets its own bucket */
+    snprintf(subject_key, sizeof subject_key, "%.40s|%.48s", req->client_ip,
+             auth && strlen(auth) > 48 ? auth + strlen(auth) - 48 : (auth ? auth : ""));
+    key = subject_key;
+  }
+  int retry_s = 1;
+  if (ratelimit_take((enum rate_class)cls, key, clock_now_ms(), &retry_s) == 0) return false;
+  char retry[16];
+  snprintf(retry, sizeof retry, "%d", retry_s);
+  http_reply_error(req, MPS_E_RATE_LIMITED, "too many requests; retry later",
+                   json_pack("{s:i}", "retry_after_s", retry_s));
+  http_add_header(req, "Retry-After", retry);
+  return true;
+}
+
 /* The whole request is in: route it and run the handler. */
 static void dispatch(struct http_req *req) {
   if (req->body_too_large) {
@@ -172,6 +227,16 @@ static void dispatch(struct http_req *req) {
                      json_pack("{s:s, s:s}", "method", req->method, "allow", allow));
     http_add_header(req, "Allow", allow);
     return;
+  }
+  if (rate_limited(req)) return;
+  if (!(req->route->access & R_PUBLIC)) {
+    if (auth_authenticate(req) != 0) return;
+    if (!(req->route->access & req->principal.role->bit)) {
+      http_deny(req, MPS_E_FORBIDDEN, "this role may not use this route",
+                json_pack("{s:s, s:s}", "role", req->principal.role->name, "kind",
+                          principal_kind_name(req->principal.kind)));
+      return;
+    }
   }
   if (req->body_len > 0) {
     parse_json_body(req);
@@ -235,7 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   if (req->phase == PHASE_BODY) {
     dispatch(req);
-    if (req->status == 0 && req->deferred_run) {
+    if (req->deferred_run) { /* store work (a reply may already be set, e.g. an audited 403) */
       start_deferred(req);
       return MHD_YES;
     }
@@ -290,6 +355,10 @@ int server_start(struct app *app, char *err, size_t err_len) {
     return -1;
   }
   metrics_init(app->routes, app->route_count);
+  ratelimit_configure(RATE_LOGIN, app->cfg.rate_login_per_min);
+  ratelimit_configure(RATE_ACCOUNT, app->cfg.rate_account_per_min);
+  ratelimit_configure(RATE_ADMIN_WRITE, app->cfg.rate_admin_write_per_min);
+  ratelimit_configure(RATE_CALLBACK, app->cfg.rate_callback_per_min);
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
   struct MHD_Daemon *d = MHD_start_daemon(
       flags, (uint16_t)app->cfg.port, NULL, NULL, on_request, app,

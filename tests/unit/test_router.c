@@ -11,11 +11,11 @@
 static void h(struct http_req *req) { (void)req; }
 
 static const struct route table[] = {
-    {"GET", "/health", h, "a.c"},
-    {"GET", "/api/merchants/{id}", h, "b.c"},
-    {"PATCH", "/api/merchants/{id}", h, "b.c"},
-    {"GET", "/api/merchants/{id}/stores/{storeId}", h, "c.c"},
-    {"POST", "/api/merchants", h, "b.c"},
+    {"GET", "/health", h, "a.c", 0, 0},
+    {"GET", "/api/merchants/{id}", h, "b.c", 0, 0},
+    {"PATCH", "/api/merchants/{id}", h, "b.c", 0, 0},
+    {"GET", "/api/merchants/{id}/stores/{storeId}", h, "c.c", 0, 0},
+    {"POST", "/api/merchants", h, "b.c", 0, 0},
 };
 #define N (sizeof table / sizeof table[0])
 
@@ -100,6 +100,7 @@ static void real_table_is_sane(void **state) {
     assert_true(t[i].pattern[0] == '/');
     assert_non_null(t[i].handler);
     assert_non_null(strstr(t[i].file, "src/api/"));
+    assert_true(t[i].access != 0); /* every route states who may call it */
     /* no two routes answer the same method + path */
     for (size_t j = i + 1; j < n; j++) {
       assert_false(strcmp(t[i].method, t[j].method) == 0 && strcmp(t[i].pattern, t[j].pattern) == 0);

@@ -1,0 +1,137 @@
+/* util.c — handler helpers (see util.h). */
+#include "api/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct actor api_actor(const struct http_req *req) {
+  return (struct actor){.p = req->authenticated ? &req->principal : NULL,
+                        .request_id = req->request_id,
+                        .client_ip = req->client_ip};
+}
+
+int api_finish(struct http_req *req, int rc, struct svc_error *err) {
+  int result = DB_JOB_COMMIT;
+  if (rc == SVC_REJECT) {
+    http_reply_error(req, err->code, err->message, err->details);
+    err->details = NULL;
+    result = DB_JOB_ROLLBACK;
+  } else if (rc == SVC_DENIED) {
+    http_chain_deny(req, err->code, err->message, err->details);
+    err->details = NULL;
+    result = DB_JOB_ROLLBACK;
+  } else if (rc < 0) {
+    result = rc;
+  }
+  svc_error_clear(err);
+  return result;
+}
+
+bool api_valid_id(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64) return false;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  }
+  return true;
+}
+
+int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len) {
+  *limit = PAGE_DEFAULT;
+  cursor[0] = '\0';
+  const char *l = http_query(req, "limit");
+  if (l) {
+    char *end = NULL;
+    long v = strtol(l, &end, 10);
+    if (end == l || *end || v < 1 || v > PAGE_MAX) {
+      http_reply_error(req, MPS_E_BAD_REQUEST, "limit must be a whole number from 1 to 100",
+                       json_pack("{s:s, s:s}", "parameter", "limit", "value", l));
+      return -1;
+    }
+    *limit = (int)v;
+  }
+  const char *c = http_query(req, "cursor");
+  if (c && *c) {
+    if (!api_valid_id(c) || strlen(c) >= cursor_len) {
+      http_reply_error(req, MPS_E_BAD_REQUEST, "cursor is not one this API returned",
+                       json_pack("{s:s}", "parameter", "cursor"));
+      return -1;
+    }
+    snprintf(cursor, cursor_len, "%s", c);
+  }
+  return 0;
+}
+
+int api_query_str(struct http_req *req, const char *name, char *out, size_t out_len) {
+  out[0] = '\0';
+  const char *v = http_query(req, name);
+  if (!v) return 0;
+  if (strlen(v) >= out_len) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "query parameter '%s' is longer than %zu bytes", name, out_len - 1);
+    http_reply_error(req, MPS_E_BAD_REQUEST, msg, json_pack("{s:s}", "parameter", name));
+    return -1;
+  }
+  snprintf(out, out_len, "%s", v);
+  return 0;
+}
+
+static int parse_time_ms(const char *s, int64_t *out) {
+  char *end = NULL;
+  long long v = strtoll(s, &end, 10);
+  if (end != s && *end == '\0') {
+    *out = v;
+    return v >= 0 ? 0 : -1;
+  }
+  struct tm tm = {0};
+  int ms = 0;
+  const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (!rest) return -1;
+  if (*rest == '.') {
+    rest++;
+    int digits = 0;
+    while (*rest >= '0' && *rest <= '9' && digits < 9) {
+      if (digits < 3) ms = ms * 10 + (*rest - '0');
+      rest++, digits++;
+    }
+    while (digits > 0 && digits < 3) ms *= 10, digits++;
+  }
+  if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0) return -1;
+  time_t t = timegm(&tm);
+  if (t == (time_t)-1) return -1;
+  *out = (int64_t)t * 1000 + ms;
+  return 0;
+}
+
+int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present) {
+  *present = false;
+  const char *v = http_query(req, name);
+  if (!v || !*v) return 0;
+  if (parse_time_ms(v, out_ms) != 0) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "query parameter '%s' must be RFC 3339 UTC (2026-01-02T03:04:05Z) or epoch milliseconds", name);
+    http_reply_error(req, MPS_E_BAD_REQUEST, msg, json_pack("{s:s, s:s}", "parameter", name, "value", v));
+    return -1;
+  }
+  *present = true;
+  return 0;
+}
+
+void *api_ctx(struct http_req *req, size_t size) {
+  void *p = calloc(1, size);
+  if (!p) {
+    http_reply_error(req, MPS_E_INTERNAL, "out of memory", NULL);
+    return NULL;
+  }
+  req->ctx = p;
+  req->ctx_free = free;
+  return p;
+}
+
+json_t *api_page_reply(json_t *items, const char *next_cursor) {
+  return json_pack("{s:o, s:s?}", "items", items, "next_cursor",
+                   next_cursor && *next_cursor ? next_cursor : NULL);
+}

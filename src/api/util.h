@@ -1,0 +1,40 @@
+/* util.h — what handlers share: the acting principal, mapping service outcomes onto
+ * replies and job results, pagination parameters, and small JSON helpers. */
+#ifndef MPS_API_UTIL_H
+#define MPS_API_UTIL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http/http.h"
+#include "service/service.h"
+
+/* The actor for service calls: the authenticated principal, or the system. */
+struct actor api_actor(const struct http_req *req);
+
+/* Map a service outcome to the reply and the job result:
+ *   SVC_OK      -> DB_JOB_COMMIT (the handler sets its own reply before or after)
+ *   SVC_REJECT  -> error reply from err, DB_JOB_ROLLBACK
+ *   SVC_DENIED  -> 403 reply, a DENIED audit entry written by a chained job, DB_JOB_ROLLBACK
+ *   < 0         -> returned as is (503 from the job wrapper)
+ * err is cleared. */
+int api_finish(struct http_req *req, int rc, struct svc_error *err);
+
+/* limit (1..100, default 20) and cursor ("" when absent, else 1..64 id characters) from
+ * the query string. 0, or -1 with a 400 reply. */
+int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len);
+/* An optional query filter of bounded length; -1 with a 400 reply when too long. */
+int api_query_str(struct http_req *req, const char *name, char *out, size_t out_len);
+/* An optional RFC 3339 or epoch-milliseconds time in the query; -1 with a 400 reply. */
+int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present);
+
+/* Allocate the handler's context (zeroed, freed with the request). NULL -> 500 replied. */
+void *api_ctx(struct http_req *req, size_t size);
+
+/* {"items":[...], "next_cursor": "..."|null} */
+json_t *api_page_reply(json_t *items, const char *next_cursor);
+
+/* ids from clients: 1..64 of [A-Za-z0-9_-] */
+bool api_valid_id(const char *s);
+
+#endif

@@ -1,0 +1,15 @@
+/* auth.h — authentication for routes that are not public (called by server.c's dispatch
+ * and job wrapper; handlers see req->principal). */
+#ifndef MPS_HTTP_AUTH_H
+#define MPS_HTTP_AUTH_H
+
+#include "http/http.h"
+
+/* Verify the Bearer token. 0 with req->principal set, or -1 with a 401 reply set. */
+int auth_authenticate(struct http_req *req);
+/* Inside a store job: the token's subject still exists, is active, and the token's version
+ * is current (a password rotation or disabling revokes earlier tokens). 0, or -1 with a
+ * 401 reply set; < -1 is a store error (db_rc - 1). */
+int auth_check_current(db_conn *c, struct http_req *req);
+
+#endif

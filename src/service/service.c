@@ -1,0 +1,32 @@
+/* service.c — shared service-layer helpers (see service.h). */
+#include "service/service.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int svc_fail(struct svc_error *err, enum mps_err code, json_t *details, const char *fmt, ...) {
+  err->code = code;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err->message, sizeof err->message, fmt, ap);
+  va_end(ap);
+  json_decref(err->details);
+  err->details = details;
+  return code == MPS_E_MERCHANT_SCOPE_DENIED || code == MPS_E_FORBIDDEN ? SVC_DENIED : SVC_REJECT;
+}
+
+void svc_error_clear(struct svc_error *err) {
+  json_decref(err->details);
+  memset(err, 0, sizeof *err);
+}
+
+int svc_scope(const struct actor *a, const char *merchant_id, struct svc_error *err) {
+  if (!a->p || a->p->kind == PRINCIPAL_PLATFORM) return SVC_OK;
+  if (merchant_id && strcmp(a->p->merchant_id, merchant_id) == 0) return SVC_OK;
+  return svc_fail(err, MPS_E_MERCHANT_SCOPE_DENIED, json_pack("{s:s?}", "merchantId", merchant_id),
+                  "this merchant's data belongs to another merchant");
+}
+
+const char *actor_id(const struct actor *a) { return a->p ? a->p->subject : "system"; }
+const char *actor_role(const struct actor *a) { return a->p ? a->p->role->name : "system"; }
