@@ -11,15 +11,24 @@
 #include "common/clock.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "common/roles.h"
 #include "http/router.h"
 #include "http/server.h"
 #include "store/exec.h"
 #include "store/migrate.h"
 
+/* METHOD, PATTERN, FILE, ROLES (kind:role,... or "public"), RATE CLASS: the routing and
+ * permission table, for docs/rbac.md and the tests that check docs against it. */
 static void print_routes(void) {
+  static const char *rates[] = {"-", "login", "account", "admin_write", "callback"};
   size_t n = 0;
   const struct route *t = routes_table(&n);
-  for (size_t i = 0; i < n; i++) printf("%s\t%s\t%s\n", t[i].method, t[i].pattern, t[i].file);
+  for (size_t i = 0; i < n; i++) {
+    char roles[512];
+    roles_describe(t[i].access, roles, sizeof roles);
+    int rate = t[i].rate >= 0 && t[i].rate < 5 ? t[i].rate : 0;
+    printf("%s\t%s\t%s\t%s\t%s\n", t[i].method, t[i].pattern, t[i].file, roles, rates[rate]);
+  }
 }
 
 static int migrate_at_start(const struct mps_config *cfg) {
