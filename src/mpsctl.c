@@ -10,24 +10,14 @@
 #include <string.h>
 
 #include "build_info.h"
+#include "ctl/ctl.h"
 #include "common/config.h"
 #include "common/errors.h"
 #include "common/log.h"
 #include "store/db.h"
 #include "store/migrate.h"
 
-struct ctl {
-  struct mps_config cfg;
-  int argc; /* positional arguments after the command name */
-  char **argv;
-};
-
-static db_conn *open_store(const struct ctl *ctl) {
-  char err[512] = "";
-  db_conn *c = db_open(ctl->cfg.db_url, err, sizeof err);
-  if (!c) fprintf(stderr, "mpsctl: cannot open the store: %s\n", err);
-  return c;
-}
+static db_conn *open_store(const struct ctl *ctl) { return ctl_open_store(ctl); }
 
 static int cmd_migrate(struct ctl *ctl) {
   db_conn *c = open_store(ctl);
@@ -97,6 +87,8 @@ static const struct command commands[] = {
     {"db-check", cmd_db_check, true, "report schema version and store health (exit 1 if not healthy)"},
     {"errors", cmd_errors, false, "print the error-code registry (Markdown)"},
     {"config", cmd_config, false, "print the configuration table (Markdown)"},
+    {"merchant", cmd_merchant, true, "merchant onboard --id ID --name NAME [--currency C] [--time-zone TZ]"},
+    {"user", cmd_user, true, "user create --kind platform|merchant --email E --role R [--merchant M]; user rotate-password --kind K --email E"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 
@@ -139,14 +131,30 @@ int main(int argc, char **argv) {
     fprintf(stderr, "mpsctl: too many arguments\n");
     return 2;
   }
-  int rc = config_load(&ctl.cfg, CONFIG_CTL, argc - 1, argv + 1, rest, &rest_count, err, sizeof err);
+  static char *store_argv[64];
+  int store_argc = 0;
+  for (int i = 1; i < argc; i++) { /* command flags out, store options through */
+    bool is_switch = false;
+    const char *a = argv[i];
+    if (strncmp(a, "--", 2) == 0 && ctl_is_command_flag(a + 2, &is_switch)) {
+      if (ctl.flag_count == CTL_MAX_FLAGS || (!is_switch && i + 1 >= argc)) {
+        fprintf(stderr, "mpsctl: option %s needs a value\n", a);
+        return 2;
+      }
+      ctl.flag_names[ctl.flag_count] = a + 2;
+      ctl.flag_values[ctl.flag_count++] = is_switch ? "" : argv[++i];
+      continue;
+    }
+    store_argv[store_argc++] = argv[i];
+  }
+  int rc = config_load(&ctl.cfg, CONFIG_CTL, store_argc, store_argv, rest, &rest_count, err, sizeof err);
   if (rc == 1) return 0;
   if (rc != 0) {
     fprintf(stderr, "mpsctl: %s\n", err);
     return 2;
   }
   static char *positional[64];
-  for (int i = 0; i < rest_count; i++) positional[i] = argv[1 + rest[i]];
+  for (int i = 0; i < rest_count; i++) positional[i] = store_argv[rest[i]];
   ctl.argc = rest_count;
   ctl.argv = positional;
   log_set_level((enum log_level)ctl.cfg.log_level);

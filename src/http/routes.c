@@ -20,6 +20,9 @@ static const struct route table[] = {
 
     /* authentication */
     {"POST", "/api/auth/mock-login", api_auth_mock_login, "src/api/auth_mock.c", R_PUBLIC, RATE_LOGIN},
+    {"POST", "/admin/login", api_admin_login, "src/api/auth_login.c", R_PUBLIC, RATE_LOGIN},
+    {"POST", "/merchant/login", api_merchant_login, "src/api/auth_login.c", R_PUBLIC, RATE_LOGIN},
+    {"GET", "/api/me", api_me, "src/api/auth_login.c", R_ANY_AUTH, 0},
 
     /* merchants (platform) */
     {"GET", "/admin/merchants", api_admin_merchants_list, "src/api/merchants.c", PLATFORM_ALL, 0},
