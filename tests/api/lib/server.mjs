@@ -44,6 +44,11 @@ process.on('exit', () => {
   }
 });
 
+// killed from outside (a pass timeout, ^C): take the servers down too
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+  process.once(sig, () => process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGHUP' ? 1 : 15)));
+}
+
 /** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(prefix = 'mps-test-') {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
