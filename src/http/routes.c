@@ -23,6 +23,8 @@ static const struct route table[] = {
     {"POST", "/admin/login", api_admin_login, "src/api/auth_login.c", R_PUBLIC, RATE_LOGIN},
     {"POST", "/merchant/login", api_merchant_login, "src/api/auth_login.c", R_PUBLIC, RATE_LOGIN},
     {"GET", "/api/me", api_me, "src/api/auth_login.c", R_ANY_AUTH, 0},
+    {"POST", "/api/auth/member/request-code", api_member_request_code, "src/api/auth_member.c", R_PUBLIC, RATE_LOGIN},
+    {"POST", "/api/auth/member/login", api_member_login, "src/api/auth_member.c", R_PUBLIC, RATE_LOGIN},
 
     /* merchants (platform) */
     {"GET", "/admin/merchants", api_admin_merchants_list, "src/api/merchants.c", PLATFORM_ALL, 0},
