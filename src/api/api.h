@@ -31,6 +31,8 @@ void api_auth_mock_login(struct http_req *req);
 /* api/auth_member.c — POST /api/auth/member/request-code, POST /api/auth/member/login */
 void api_member_request_code(struct http_req *req);
 void api_member_login(struct http_req *req);
+/* api/merchant_onboard.c — POST /api/merchant/onboard */
+void api_merchant_onboard(struct http_req *req);
 /* api/auth_login.c — POST /admin/login, POST /merchant/login, GET /api/me */
 void api_admin_login(struct http_req *req);
 void api_merchant_login(struct http_req *req);

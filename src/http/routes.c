@@ -36,6 +36,8 @@ static const struct route table[] = {
     {"POST", "/admin/merchants/{id}/suspend", api_admin_merchants_suspend, "src/api/merchants.c", PLATFORM_ADMIN, W},
     {"POST", "/admin/merchants/{id}/reactivate", api_admin_merchants_reactivate, "src/api/merchants.c", PLATFORM_ADMIN, W},
 
+    {"POST", "/api/merchant/onboard", api_merchant_onboard, "src/api/merchant_onboard.c", R_PUBLIC, RATE_CALLBACK},
+
     /* a merchant's own data (merchant staff: their merchant only; platform staff: any) */
     {"GET", "/api/merchants/{merchantId}", api_merchant_profile_get, "src/api/merchants.c", MERCHANT_READ, 0},
 };
