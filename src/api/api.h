@@ -33,6 +33,11 @@ void api_member_request_code(struct http_req *req);
 void api_member_login(struct http_req *req);
 /* api/merchant_onboard.c — POST /api/merchant/onboard */
 void api_merchant_onboard(struct http_req *req);
+/* api/users.c — /admin/users[/{id}], /api/merchants/{merchantId}/users[/{userId}] */
+void api_users_list(struct http_req *req);
+void api_users_create(struct http_req *req);
+void api_users_get(struct http_req *req);
+void api_users_patch(struct http_req *req);
 /* api/auth_login.c — POST /admin/login, POST /merchant/login, GET /api/me */
 void api_admin_login(struct http_req *req);
 void api_merchant_login(struct http_req *req);

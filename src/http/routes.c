@@ -38,8 +38,18 @@ static const struct route table[] = {
 
     {"POST", "/api/merchant/onboard", api_merchant_onboard, "src/api/merchant_onboard.c", R_PUBLIC, RATE_CALLBACK},
 
+    /* platform users */
+    {"GET", "/admin/users", api_users_list, "src/api/users.c", R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER, 0},
+    {"POST", "/admin/users", api_users_create, "src/api/users.c", R_P_ADMIN, W},
+    {"GET", "/admin/users/{id}", api_users_get, "src/api/users.c", R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER, 0},
+    {"PATCH", "/admin/users/{id}", api_users_patch, "src/api/users.c", R_P_ADMIN, W},
+
     /* a merchant's own data (merchant staff: their merchant only; platform staff: any) */
     {"GET", "/api/merchants/{merchantId}", api_merchant_profile_get, "src/api/merchants.c", MERCHANT_READ, 0},
+    {"GET", "/api/merchants/{merchantId}/users", api_users_list, "src/api/users.c", R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER | R_M_OWNER | R_M_MANAGER, 0},
+    {"POST", "/api/merchants/{merchantId}/users", api_users_create, "src/api/users.c", R_P_ADMIN | R_M_OWNER, W},
+    {"GET", "/api/merchants/{merchantId}/users/{userId}", api_users_get, "src/api/users.c", R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER | R_M_OWNER | R_M_MANAGER, 0},
+    {"PATCH", "/api/merchants/{merchantId}/users/{userId}", api_users_patch, "src/api/users.c", R_P_ADMIN | R_M_OWNER, W},
 };
 
 const struct route *routes_table(size_t *count) {
