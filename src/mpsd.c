@@ -126,8 +126,11 @@ int main(int argc, char **argv) {
     snprintf(err, sizeof err, "unexpected argument (mpsd takes only --options; see --help)");
     rc = -1;
   }
-  if (rc != 0) {
-    fprintf(stderr, "mpsd: configuration error: %s\n", err);
+  if (rc != 0) { /* a JSON log line like every other, and exit code 2 */
+    struct log_line l;
+    log_begin(&l, LOG_ERROR, "configuration error");
+    log_str(&l, "detail", err);
+    log_end(&l);
     return 2;
   }
   log_set_level((enum log_level)app.cfg.log_level);

@@ -101,14 +101,25 @@ void log_begin(struct log_line *l, enum log_level level, const char *msg) {
   log_str(l, "msg", msg);
 }
 
+/* Values longer than LOG_VALUE_MAX bytes are cut (on a UTF-8 boundary) and the line
+ * is marked "truncated": the field itself is never dropped. */
+#define LOG_VALUE_MAX 1024
+
 void log_str(struct log_line *l, const char *key, const char *value) {
   if (!l->active) return;
-  char tmp[2048];
-  size_t n = json_escape(value ? value : "", tmp, sizeof tmp);
-  if (n == 0) {
+  char cut[LOG_VALUE_MAX + 1];
+  const char *v = value ? value : "";
+  if (strlen(v) > LOG_VALUE_MAX) {
+    size_t n = LOG_VALUE_MAX;
+    while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80) n--; /* no half characters */
+    memcpy(cut, v, n);
+    cut[n] = '\0';
+    v = cut;
     l->truncated = true;
-    return;
   }
+  char tmp[LOG_VALUE_MAX * 6 + 3];
+  size_t n = json_escape(v, tmp, sizeof tmp);
+  assert(n > 0); /* 6 bytes per input byte is the worst case of escaping */
   append_key(l, key);
   append_raw(l, tmp, n);
 }

@@ -33,7 +33,8 @@ struct http_header_kv {
 struct http_req {
   /* request */
   struct app *app;
-  const char *method;
+  const char *method;     /* as routed: HEAD is served by GET */
+  const char *log_method; /* as the client sent it */
   const char *path;
   const struct route *route;
   struct route_params params;

@@ -54,6 +54,7 @@ static struct http_req *req_new(struct app *app, struct MHD_Connection *conn, co
   req->app = app;
   req->conn = conn;
   req->method = strcmp(method, "HEAD") == 0 ? "GET" : method; /* MHD drops HEAD bodies */
+  req->log_method = method;
   req->path = url;
   req->start_ns = clock_mono_ns();
   const char *rid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
@@ -218,8 +219,9 @@ static void dispatch(struct http_req *req) {
   enum route_match m = router_match(req->app->routes, req->app->route_count, req->method,
                                     req->path, &req->route, &req->params, allow, sizeof allow);
   if (m == ROUTE_NO_PATH) {
-    http_reply_error(req, MPS_E_NOT_FOUND, "no route for this path",
-                     json_pack("{s:s}", "path", req->path));
+    char path[257]; /* echo at most 256 bytes of what was asked for */
+    snprintf(path, sizeof path, "%s", req->path);
+    http_reply_error(req, MPS_E_NOT_FOUND, "no route for this path", json_pack("{s:s}", "path", path));
     return;
   }
   if (m == ROUTE_NO_METHOD) {
@@ -321,7 +323,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   metrics_observe(router_index(req->app->routes, req->route), status, dur_ns);
   struct log_line l;
   log_begin(&l, LOG_INFO, "request");
-  log_str(&l, "method", req->method);
+  log_str(&l, "method", req->log_method);
   log_str(&l, "path", req->path);
   log_str(&l, "route", req->route ? req->route->pattern : "");
   log_int(&l, "status", status);
