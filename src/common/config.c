@@ -72,7 +72,7 @@ static const struct opt opts[] = {
      "1 enables POST /api/auth/mock-login (demos and tests); refused in production mode."},
     {"onboard-secret", "MPS_ONBOARD_SECRET", OPT_SECRET, S(onboard_secret), "", 0, 0, NULL, SRV,
      "When set, POST /api/merchant/onboard requires it in the x-onboard-secret header."},
-    {"login-code-ttl", "MPS_LOGIN_CODE_TTL_S", OPT_INT, S(login_code_ttl_s), "300", 30, 3600, NULL,
+    {"login-code-ttl", "MPS_LOGIN_CODE_TTL_S", OPT_INT, S(login_code_ttl_s), "300", 1, 3600, NULL,
      SRV, "Seconds a member's one-time login code stays valid."},
     {"rate-login", "MPS_RATE_LOGIN_PER_MIN", OPT_INT, S(rate_login_per_min), "30", 0, 1000000,
      NULL, SRV, "Login and code requests per client IP per minute; 0 = unlimited."},
