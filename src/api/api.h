@@ -43,4 +43,19 @@ void api_admin_login(struct http_req *req);
 void api_merchant_login(struct http_req *req);
 void api_me(struct http_req *req);
 
+/* api/stores.c, api/terminals.c, api/members.c — /api/merchants/{merchantId}/stores*,
+ * /terminals*, /members* */
+void api_stores_list(struct http_req *req);
+void api_stores_create(struct http_req *req);
+void api_stores_get(struct http_req *req);
+void api_stores_patch(struct http_req *req);
+void api_terminals_list(struct http_req *req);
+void api_terminals_create(struct http_req *req);
+void api_terminals_get(struct http_req *req);
+void api_terminals_patch(struct http_req *req);
+void api_members_list(struct http_req *req);
+void api_members_create(struct http_req *req);
+void api_members_get(struct http_req *req);
+void api_members_patch(struct http_req *req);
+
 #endif

@@ -11,6 +11,9 @@
 #define PLATFORM_ALL R_PLATFORM_ALL
 #define MERCHANT_READ (R_PLATFORM_ALL | R_MERCHANT_ALL)
 #define W RATE_ADMIN_WRITE
+#define STORE_WRITE (R_P_ADMIN | R_P_OPS | R_M_OWNER | R_M_MANAGER)
+#define TERMINAL_WRITE (STORE_WRITE | R_M_OPS)
+#define MEMBER_READ (R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER | R_M_OWNER | R_M_MANAGER | R_M_CLERK)
 
 static const struct route table[] = {
     /* operations */
@@ -50,6 +53,20 @@ static const struct route table[] = {
     {"POST", "/api/merchants/{merchantId}/users", api_users_create, "src/api/users.c", R_P_ADMIN | R_M_OWNER, W},
     {"GET", "/api/merchants/{merchantId}/users/{userId}", api_users_get, "src/api/users.c", R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER | R_M_OWNER | R_M_MANAGER, 0},
     {"PATCH", "/api/merchants/{merchantId}/users/{userId}", api_users_patch, "src/api/users.c", R_P_ADMIN | R_M_OWNER, W},
+
+    /* stores, terminals, members of a merchant (its staff: their merchant only; platform: any) */
+    {"GET", "/api/merchants/{merchantId}/stores", api_stores_list, "src/api/stores.c", MERCHANT_READ, 0},
+    {"POST", "/api/merchants/{merchantId}/stores", api_stores_create, "src/api/stores.c", STORE_WRITE, W},
+    {"GET", "/api/merchants/{merchantId}/stores/{storeId}", api_stores_get, "src/api/stores.c", MERCHANT_READ, 0},
+    {"PATCH", "/api/merchants/{merchantId}/stores/{storeId}", api_stores_patch, "src/api/stores.c", STORE_WRITE, W},
+    {"GET", "/api/merchants/{merchantId}/terminals", api_terminals_list, "src/api/terminals.c", MERCHANT_READ, 0},
+    {"POST", "/api/merchants/{merchantId}/terminals", api_terminals_create, "src/api/terminals.c", TERMINAL_WRITE, W},
+    {"GET", "/api/merchants/{merchantId}/terminals/{terminalId}", api_terminals_get, "src/api/terminals.c", MERCHANT_READ, 0},
+    {"PATCH", "/api/merchants/{merchantId}/terminals/{terminalId}", api_terminals_patch, "src/api/terminals.c", TERMINAL_WRITE, W},
+    {"GET", "/api/merchants/{merchantId}/members", api_members_list, "src/api/members.c", MEMBER_READ, 0},
+    {"POST", "/api/merchants/{merchantId}/members", api_members_create, "src/api/members.c", R_P_ADMIN | R_M_OWNER | R_M_MANAGER | R_M_CLERK, W},
+    {"GET", "/api/merchants/{merchantId}/members/{memberId}", api_members_get, "src/api/members.c", MEMBER_READ, 0},
+    {"PATCH", "/api/merchants/{merchantId}/members/{memberId}", api_members_patch, "src/api/members.c", R_P_ADMIN | R_P_SUPPORT | R_M_OWNER | R_M_MANAGER, W},
 };
 
 const struct route *routes_table(size_t *count) {
