@@ -58,4 +58,8 @@ void api_members_create(struct http_req *req);
 void api_members_get(struct http_req *req);
 void api_members_patch(struct http_req *req);
 
+/* api/audit_logs.c — GET /admin/audit-logs, GET /api/audit/logs */
+void api_admin_audit_logs(struct http_req *req);
+void api_audit_logs(struct http_req *req);
+
 #endif

@@ -105,6 +105,15 @@ static int deny_run(db_conn *c, struct http_req *req) {
   return rc < 0 ? rc : DB_JOB_COMMIT;
 }
 
+int auth_check_scope(struct http_req *req) {
+  const char *mid = http_param(req, "merchantId");
+  if (!mid || !req->authenticated || req->principal.kind == PRINCIPAL_PLATFORM) return 0;
+  if (strcmp(mid, req->principal.merchant_id) == 0) return 0;
+  http_deny(req, MPS_E_MERCHANT_SCOPE_DENIED, "this merchant's data belongs to another merchant",
+            json_pack("{s:s}", "merchantId", mid));
+  return -1;
+}
+
 void http_deny(struct http_req *req, enum mps_err code, const char *message, json_t *details) {
   http_reply_error(req, code, message, details);
   req->deny_code = mps_error(code)->code;

@@ -67,6 +67,10 @@ static const struct route table[] = {
     {"POST", "/api/merchants/{merchantId}/members", api_members_create, "src/api/members.c", R_P_ADMIN | R_M_OWNER | R_M_MANAGER | R_M_CLERK, W},
     {"GET", "/api/merchants/{merchantId}/members/{memberId}", api_members_get, "src/api/members.c", MEMBER_READ, 0},
     {"PATCH", "/api/merchants/{merchantId}/members/{memberId}", api_members_patch, "src/api/members.c", R_P_ADMIN | R_P_SUPPORT | R_M_OWNER | R_M_MANAGER, W},
+
+    /* audit log (platform: all or one merchant, decisions.md D16; merchant: its own) */
+    {"GET", "/admin/audit-logs", api_admin_audit_logs, "src/api/audit_logs.c", R_P_ADMIN | R_P_OPS | R_P_SUPPORT | R_P_VIEWER, 0},
+    {"GET", "/api/audit/logs", api_audit_logs, "src/api/audit_logs.c", R_PLATFORM_ALL | R_M_OWNER | R_M_MANAGER | R_M_CLERK, 0},
 };
 
 const struct route *routes_table(size_t *count) {

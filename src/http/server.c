@@ -239,6 +239,7 @@ static void dispatch(struct http_req *req) {
                           principal_kind_name(req->principal.kind)));
       return;
     }
+    if (auth_check_scope(req) != 0) return;
   }
   if (req->body_len > 0) {
     parse_json_body(req);

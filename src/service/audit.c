@@ -111,8 +111,6 @@ static const db_sql q_walk = {
     "audit_walk",
     "SELECT id, chain, seq, at_ms, actor, role, COALESCE(merchant_id, ''), action, target, "
     "status, request_id, details, prev_hash, hash FROM audit_log ORDER BY chain, seq", NULL};
-static const db_sql q_heads = {"audit_heads",
-                               "SELECT chain, seq, hash FROM audit_chain_heads ORDER BY chain", NULL};
 
 static void problem(struct audit_verify_report *rep, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -136,7 +134,6 @@ static void check_row(db_cursor *cur, struct chain_state *cs, struct audit_verif
     snprintf(cs->chain, sizeof cs->chain, "%s", chain);
     cs->seq = 0;
     snprintf(cs->hash, sizeof cs->hash, "%s", GENESIS_HASH);
-    rep->chains++;
   }
   int64_t seq = db_col_int(cur, 2);
   if (seq != cs->seq + 1) problem(rep, "chain %s: entry missing before seq %lld", chain, (long long)seq);
@@ -155,37 +152,54 @@ static void check_row(db_cursor *cur, struct chain_state *cs, struct audit_verif
   rep->entries++;
 }
 
+/* Every head must equal the last entry of its chain (catches removal of the newest
+ * entries), and no entry may lie beyond its chain's head or in a chain without one
+ * (catches appended forgeries). Streamed: one row per chain, any number of chains. */
+static const db_sql q_heads = {
+    "audit_heads",
+    "SELECT h.chain, h.seq, h.hash, l.seq, COALESCE(l.hash, '') FROM audit_chain_heads h "
+    "LEFT JOIN audit_log l ON l.chain = h.chain AND l.seq = h.seq ORDER BY h.chain", NULL};
+static const db_sql q_beyond = {
+    "audit_beyond_head",
+    "SELECT l.chain, l.seq, COALESCE(h.seq, -1) FROM audit_log l "
+    "LEFT JOIN audit_chain_heads h ON h.chain = l.chain "
+    "WHERE h.chain IS NULL OR l.seq > h.seq ORDER BY l.chain, l.seq", NULL};
+
+static void check_head(db_cursor *cur, struct audit_verify_report *rep) {
+  const char *chain = db_col_text(cur, 0);
+  int64_t head_seq = db_col_int(cur, 1);
+  bool found = !db_col_null(cur, 3);
+  rep->chains++;
+  if (head_seq == 0 && !found) return; /* a chain with no entries yet */
+  if (!found) {
+    problem(rep, "chain %s: newest entries removed (head seq %lld has no entry)", chain, (long long)head_seq);
+  } else if (strcmp(db_col_text(cur, 4), db_col_text(cur, 2)) != 0) {
+    problem(rep, "chain %s: head hash does not match the entry at seq %lld", chain, (long long)head_seq);
+  }
+}
+
 static int verify_heads(db_conn *c, struct audit_verify_report *rep) {
-  /* every head must equal the last entry of its chain: catches removal of newest entries */
-  static const db_sql q_last = {
-      "audit_last", "SELECT seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1", NULL};
   db_cursor *cur = NULL;
   int rc = db_query(c, &q_heads, NULL, 0, &cur);
   if (rc < 0) return rc;
-  struct chain_state heads[64];
-  int n = 0, more = 0;
-  while ((rc = db_step(cur)) == DB_ROW) {
-    if (n == 64) { more = 1; break; }
-    snprintf(heads[n].chain, sizeof heads[n].chain, "%s", db_col_text(cur, 0));
-    heads[n].seq = db_col_int(cur, 1);
-    snprintf(heads[n].hash, sizeof heads[n].hash, "%s", db_col_text(cur, 2));
-    n++;
-  }
+  int64_t rows = 0;
+  while ((rc = db_step(cur)) == DB_ROW && rows++ < AUDIT_VERIFY_MAX_ROWS) check_head(cur, rep);
   db_reset(cur);
   if (rc < 0) return rc;
-  for (int i = 0; i < n; i++) {
-    db_val a[] = {db_text(heads[i].chain)};
-    rc = db_query(c, &q_last, a, 1, &cur);
-    if (rc < 0) return rc;
-    rc = db_step(cur);
-    int64_t seq = rc == DB_ROW ? db_col_int(cur, 0) : 0;
-    bool same = rc == DB_ROW ? strcmp(db_col_text(cur, 1), heads[i].hash) == 0 : heads[i].seq == 0;
-    db_reset(cur);
-    if (rc < 0) return rc;
-    if (seq != heads[i].seq || !same) problem(rep, "chain %s: newest entries removed (head seq %lld)", heads[i].chain, (long long)heads[i].seq);
+  rc = db_query(c, &q_beyond, NULL, 0, &cur);
+  if (rc < 0) return rc;
+  rows = 0;
+  while ((rc = db_step(cur)) == DB_ROW && rows++ < AUDIT_VERIFY_MAX_ROWS) {
+    int64_t head = db_col_int(cur, 2);
+    if (head < 0) {
+      problem(rep, "chain %s: entry at seq %lld has no chain head", db_col_text(cur, 0), (long long)db_col_int(cur, 1));
+    } else {
+      problem(rep, "chain %s: entry at seq %lld lies beyond the chain head (seq %lld)", db_col_text(cur, 0),
+              (long long)db_col_int(cur, 1), (long long)head);
+    }
   }
-  (void)more; /* heads beyond 64 chains are checked by a later pass (TODO when merchants > 64) */
-  return DB_OK;
+  db_reset(cur);
+  return rc < 0 ? rc : DB_OK;
 }
 
 int audit_verify(db_conn *c, struct audit_verify_report *rep) {
@@ -198,5 +212,6 @@ int audit_verify(db_conn *c, struct audit_verify_report *rep) {
   while ((rc = db_step(cur)) == DB_ROW && rows++ < AUDIT_VERIFY_MAX_ROWS) check_row(cur, &cs, rep);
   db_reset(cur);
   if (rc < 0) return rc;
+  if (rc == DB_ROW) problem(rep, "stopped after %lld entries: the log is larger than this check's bound", AUDIT_VERIFY_MAX_ROWS);
   return verify_heads(c, rep);
 }
