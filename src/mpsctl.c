@@ -117,6 +117,7 @@ static const struct command commands[] = {
     {"errors", cmd_errors, false, "print the error-code registry (Markdown)"},
     {"config", cmd_config, false, "print the configuration table (Markdown)"},
     {"merchant", cmd_merchant, true, "merchant onboard --id ID --name NAME [--currency C] [--time-zone TZ]"},
+    {"seed-demo", cmd_seed_demo, true, "create a demo merchant, staff of every role and members (not in production)"},
     {"user", cmd_user, true, "user create --kind platform|merchant --email E --role R [--merchant M]; user rotate-password --kind K --email E"},
     {"audit", cmd_audit, true, "audit verify: recompute every audit hash chain (exit 1 on any problem)"},
 };

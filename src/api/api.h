@@ -38,6 +38,16 @@ void api_users_list(struct http_req *req);
 void api_users_create(struct http_req *req);
 void api_users_get(struct http_req *req);
 void api_users_patch(struct http_req *req);
+/* api/payments.c — GET /api/wallet, POST /api/payment/quote, POST /api/payment/verify */
+void api_wallet_get(struct http_req *req);
+void api_payment_quote(struct http_req *req);
+void api_payment_verify(struct http_req *req);
+/* api/wallet_ops.c — POST /api/merchant/grants, POST /api/wallet/topup,
+ * GET|PUT /api/merchants/{merchantId}/topup-bonus-rules */
+void api_grants_create(struct http_req *req);
+void api_topup_create(struct http_req *req);
+void api_topup_rules_get(struct http_req *req);
+void api_topup_rules_put(struct http_req *req);
 /* api/auth_login.c — POST /admin/login, POST /merchant/login, GET /api/me */
 void api_admin_login(struct http_req *req);
 void api_merchant_login(struct http_req *req);

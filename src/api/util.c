@@ -1,6 +1,8 @@
 /* util.c — handler helpers (see util.h). */
 #include "api/util.h"
 
+#include "service/idempotency.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,7 +81,7 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
   return 0;
 }
 
-static int parse_time_ms(const char *s, int64_t *out) {
+int api_parse_time(const char *s, int64_t *out) {
   char *end = NULL;
   long long v = strtoll(s, &end, 10);
   if (end != s && *end == '\0') {
@@ -110,7 +112,7 @@ int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool
   *present = false;
   const char *v = http_query(req, name);
   if (!v || !*v) return 0;
-  if (parse_time_ms(v, out_ms) != 0) {
+  if (api_parse_time(v, out_ms) != 0) {
     char msg[160];
     snprintf(msg, sizeof msg, "query parameter '%s' must be RFC 3339 UTC (2026-01-02T03:04:05Z) or epoch milliseconds", name);
     http_reply_error(req, MPS_E_BAD_REQUEST, msg, json_pack("{s:s, s:s}", "parameter", name, "value", v));
@@ -134,4 +136,53 @@ void *api_ctx(struct http_req *req, size_t size) {
 json_t *api_page_reply(json_t *items, const char *next_cursor) {
   return json_pack("{s:o, s:s?}", "items", items, "next_cursor",
                    next_cursor && *next_cursor ? next_cursor : NULL);
+}
+
+int api_idem_prepare(struct http_req *req, struct api_idem *out) {
+  const char *key = http_header(req, "Idempotency-Key");
+  if (!key || !*key || strlen(key) > IDEM_KEY_MAX) {
+    http_reply_error(req, MPS_E_BAD_REQUEST,
+                     key && *key ? "Idempotency-Key is longer than 128 bytes"
+                                 : "this request moves money and needs an Idempotency-Key header",
+                     json_pack("{s:s}", "header", "Idempotency-Key"));
+    return -1;
+  }
+  for (const char *p = key; *p; p++) {
+    if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
+      http_reply_error(req, MPS_E_BAD_REQUEST, "Idempotency-Key must be printable ASCII without spaces",
+                       json_pack("{s:s}", "header", "Idempotency-Key"));
+      return -1;
+    }
+  }
+  snprintf(out->key, sizeof out->key, "%s", key);
+  char *canonical = req->json ? json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  const char *parts[] = {req->method, req->route->pattern, req->path, canonical ? canonical : ""};
+  idem_hash(parts, 4, out->hash);
+  free(canonical);
+  snprintf(out->scope, sizeof out->scope, "%s|%s %s", req->authenticated ? req->principal.subject : req->client_ip,
+           req->method, req->route->pattern);
+  return 0;
+}
+
+int api_idem_run(db_conn *c, struct http_req *req, const struct api_idem *idem,
+                 int (*work)(db_conn *c, struct http_req *req)) {
+  int status = 0;
+  char *body = NULL;
+  int rc = idem_claim(c, idem->scope, idem->key, idem->hash, &status, &body);
+  if (rc < 0) return rc;
+  if (rc == IDEM_REPLAY) {
+    http_reply_text(req, status, "application/json", body, strlen(body));
+    http_add_header(req, "Idempotent-Replayed", "true");
+    free(body);
+    return DB_JOB_ROLLBACK; /* nothing new to write */
+  }
+  if (rc == IDEM_MISMATCH) {
+    http_reply_error(req, MPS_E_UNPROCESSABLE, "this Idempotency-Key was used with a different request",
+                     json_pack("{s:s}", "header", "Idempotency-Key"));
+    return DB_JOB_ROLLBACK;
+  }
+  rc = work(c, req);
+  if (rc != DB_JOB_COMMIT) return rc; /* a refusal is not stored: the key stays free */
+  int s = idem_complete(c, idem->scope, idem->key, req->status, req->reply_body ? req->reply_body : "");
+  return s < 0 ? s : DB_JOB_COMMIT;
 }

@@ -28,11 +28,28 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
 /* An optional RFC 3339 or epoch-milliseconds time in the query; -1 with a 400 reply. */
 int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present);
 
+/* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds. 0 or -1. */
+int api_parse_time(const char *s, int64_t *out_ms);
+
 /* Allocate the handler's context (zeroed, freed with the request). NULL -> 500 replied. */
 void *api_ctx(struct http_req *req, size_t size);
 
 /* {"items":[...], "next_cursor": "..."|null} */
 json_t *api_page_reply(json_t *items, const char *next_cursor);
+
+/* Idempotency-Key handling for POSTs that move money (service/idempotency.h).
+ * api_idem_prepare (event thread): the header is required (400 when missing or longer than
+ * 128 bytes), the request hash covers method, route and the canonical JSON body, the scope
+ * is the caller plus the route. api_idem_run (store thread): replay or 422, else run work
+ * and store its reply in the same transaction. */
+struct api_idem {
+  char key[129];
+  char hash[65];
+  char scope[200];
+};
+int api_idem_prepare(struct http_req *req, struct api_idem *out);
+int api_idem_run(db_conn *c, struct http_req *req, const struct api_idem *idem,
+                 int (*work)(db_conn *c, struct http_req *req));
 
 /* ids from clients: 1..64 of [A-Za-z0-9_-] */
 bool api_valid_id(const char *s);

@@ -83,6 +83,17 @@ static const struct opt opts[] = {
      "Administrative writes (users, merchants, stores...) per caller per minute; 0 = unlimited."},
     {"rate-callback", "MPS_RATE_CALLBACK_PER_MIN", OPT_INT, S(rate_callback_per_min), "6000", 0,
      1000000, NULL, SRV, "Public callback and onboarding requests per client IP per minute."},
+    {"platform-fee-bps", "MPS_PLATFORM_FEE_BPS", OPT_INT, S(platform_fee_bps), "0", 0, 10000, NULL,
+     SRV, "Platform fee on every paid order, basis points (60 = 0.60%); merchants may override."},
+    {"payment-pending-ttl", "MPS_PAYMENT_PENDING_TTL_S", OPT_INT, S(payment_pending_ttl_s), "900",
+     1, 86400, NULL, SRV,
+     "Seconds a payment waits for its external part before it expires and its holds return."},
+    {"payment-callback-secret", "MPS_PAYMENT_CALLBACK_SECRET", OPT_SECRET,
+     S(payment_callback_secret), "", 0, 0, NULL, SRV,
+     "HMAC-SHA256 secret(s) of gateway callbacks; several, comma-separated, during rotation. "
+     "Required in production mode."},
+    {"expiry-sweep-interval", "MPS_EXPIRY_SWEEP_INTERVAL_S", OPT_INT, S(expiry_sweep_interval_s),
+     "5", 0, 3600, NULL, SRV, "Seconds between sweeps that expire overdue pending payments; 0 = off."},
 };
 #define OPT_COUNT (sizeof opts / sizeof opts[0])
 
@@ -208,6 +219,10 @@ static int validate(struct mps_config *cfg, enum config_use use, char *err, size
     }
     if (cfg->mode == MPS_MODE_PRODUCTION && cfg->dev_mode) {
       snprintf(err, err_len, "MPS_DEV_MODE (--dev-mode): not allowed in production mode");
+      return -1;
+    }
+    if (cfg->mode == MPS_MODE_PRODUCTION && !cfg->payment_callback_secret[0]) {
+      snprintf(err, err_len, "MPS_PAYMENT_CALLBACK_SECRET (--payment-callback-secret): required in production mode");
       return -1;
     }
     if (secret_len > 0 && secret_len < 32) {

@@ -35,6 +35,10 @@ struct mps_config {
   int rate_account_per_min;
   int rate_admin_write_per_min;
   int rate_callback_per_min;
+  int platform_fee_bps;
+  int payment_pending_ttl_s;
+  char payment_callback_secret[512];
+  int expiry_sweep_interval_s;
 };
 
 enum config_use { CONFIG_SERVER = 1, CONFIG_CTL = 2 };

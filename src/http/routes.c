@@ -11,6 +11,9 @@
 #define PLATFORM_ALL R_PLATFORM_ALL
 #define MERCHANT_READ (R_PLATFORM_ALL | R_MERCHANT_ALL)
 #define W RATE_ADMIN_WRITE
+/* money: members act for themselves, till staff for a member */
+#define TILL (R_MEMBER | R_M_OWNER | R_M_MANAGER | R_M_CLERK)
+#define WALLET_READ (TILL | R_M_FINANCE | R_M_OPS | R_M_VIEWER | R_P_ADMIN | R_P_FINANCE | R_P_SUPPORT | R_P_VIEWER)
 #define STORE_WRITE (R_P_ADMIN | R_P_OPS | R_M_OWNER | R_M_MANAGER)
 #define TERMINAL_WRITE (STORE_WRITE | R_M_OPS)
 #define MEMBER_READ (R_P_ADMIN | R_P_SUPPORT | R_P_VIEWER | R_M_OWNER | R_M_MANAGER | R_M_CLERK)
@@ -71,6 +74,15 @@ static const struct route table[] = {
     /* audit log (platform: all or one merchant, decisions.md D16; merchant: its own) */
     {"GET", "/admin/audit-logs", api_admin_audit_logs, "src/api/audit_logs.c", R_P_ADMIN | R_P_OPS | R_P_SUPPORT | R_P_VIEWER, 0},
     {"GET", "/api/audit/logs", api_audit_logs, "src/api/audit_logs.c", R_PLATFORM_ALL | R_M_OWNER | R_M_MANAGER | R_M_CLERK, 0},
+
+    /* money: wallets and payments */
+    {"GET", "/api/wallet", api_wallet_get, "src/api/payments.c", WALLET_READ, 0},
+    {"POST", "/api/payment/quote", api_payment_quote, "src/api/payments.c", TILL, 0},
+    {"POST", "/api/payment/verify", api_payment_verify, "src/api/payments.c", TILL, 0},
+    {"POST", "/api/wallet/topup", api_topup_create, "src/api/wallet_ops.c", TILL, 0},
+    {"POST", "/api/merchant/grants", api_grants_create, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
+    {"GET", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_get, "src/api/wallet_ops.c", MERCHANT_READ, 0},
+    {"PUT", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_put, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
 };
 
 const struct route *routes_table(size_t *count) {

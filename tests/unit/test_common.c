@@ -134,7 +134,11 @@ static void config_production_needs_secret(void **state) {
   assert_non_null(strstr(err, "MPS_JWT_SECRET"));
   char *argv2[] = {"mpsd", "--data-dir", tmpdir, "--mode", "production", "--jwt-secret",
                    "0123456789abcdef0123456789abcdef"};
-  assert_int_equal(load(argv2, 7, &cfg, err), 0);
+  assert_int_equal(load(argv2, 7, &cfg, err), -1); /* the callback secret is missing */
+  assert_non_null(strstr(err, "MPS_PAYMENT_CALLBACK_SECRET"));
+  char *argv3[] = {"mpsd", "--data-dir", tmpdir, "--mode", "production", "--jwt-secret",
+                   "0123456789abcdef0123456789abcdef", "--payment-callback-secret", "cb-secret-0123456789"};
+  assert_int_equal(load(argv3, 9, &cfg, err), 0);
   assert_int_equal(cfg.mode, MPS_MODE_PRODUCTION);
 }
 

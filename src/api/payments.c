@@ -1,0 +1,160 @@
+/* payments.c — GET /api/wallet, POST /api/payment/quote, POST /api/payment/verify: a
+ * member's wallet, the smart-deduction quote and paying it (Idempotency-Key required). */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/util.h"
+#include "common/clock.h"
+#include "http/json_decode.h"
+#include "http/server.h"
+#include "service/payments.h"
+
+static json_t *buckets_json(const struct wallet_balances *b) {
+  return json_pack("{s:I, s:I, s:I}", "principal", (json_int_t)b->principal, "bonus", (json_int_t)b->bonus,
+                   "silver", (json_int_t)b->silver);
+}
+
+static json_t *voucher_json(const struct wallet_voucher *v) {
+  return json_pack("{s:s, s:I, s:I, s:I, s:s}", "id", v->id, "value", (json_int_t)v->value, "minSpend",
+                   (json_int_t)v->min_spend, "expiresAtMs", (json_int_t)v->expires_at_ms, "status", v->status);
+}
+
+static json_t *quote_json(int64_t order, const struct quote *q, const struct wallet_view *w) {
+  const struct deduction *d = &q->deduction;
+  return json_pack("{s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o}", "orderAmount", (json_int_t)order,
+                   "selectedVoucher", q->selected_voucher >= 0 ? voucher_json(&w->vouchers[q->selected_voucher]) : json_null(),
+                   "deduction", "voucher", (json_int_t)d->voucher, "bonus", (json_int_t)d->bonus,
+                   "principal", (json_int_t)d->principal, "silver", (json_int_t)d->silver,
+                   "external", (json_int_t)d->external, "payable", (json_int_t)q->payable,
+                   "remainingWallet", buckets_json(&q->remaining));
+}
+
+struct pay_body {
+  char merchant_id[65], user_id[65], store_id[65];
+  int64_t order_amount;
+  struct api_idem idem;
+};
+
+static const struct json_field pay_spec[] = {
+    {.name = "merchantId", .type = JF_STRING, .required = true, .offset = offsetof(struct pay_body, merchant_id), .size = 65, .min = 1},
+    {.name = "userId", .type = JF_STRING, .required = true, .offset = offsetof(struct pay_body, user_id), .size = 65, .min = 1},
+    {.name = "orderAmount", .type = JF_INT, .required = true, .offset = offsetof(struct pay_body, order_amount), .min = 1, .max = MONEY_MAX_MINOR},
+    {.name = "storeId", .type = JF_STRING, .offset = offsetof(struct pay_body, store_id), .size = 65},
+};
+
+static int load_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
+                    struct money_ctx *m) {
+  struct actor a = api_actor(req);
+  struct svc_error err = {0};
+  int rc = money_ctx_load(c, &a, merchant_id, user_id, req->app->cfg.platform_fee_bps, m, &err);
+  return rc == SVC_OK ? SVC_OK : -1000 + api_finish(req, rc, &err); /* < -900: finished */
+}
+
+#define FINISHED(rc) ((rc) <= -900)
+#define FINISHED_RESULT(rc) ((rc) + 1000)
+
+static int quote_run(db_conn *c, struct http_req *req) {
+  struct pay_body *b = req->ctx;
+  struct money_ctx m;
+  int rc = load_ctx(c, req, b->merchant_id, b->user_id, &m);
+  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  struct wallet_view w;
+  struct quote q;
+  rc = payment_quote(c, &m, b->order_amount, clock_now_ms(), &w, &q);
+  if (rc < 0) return rc;
+  json_t *body = quote_json(b->order_amount, &q, &w);
+  json_object_set_new(body, "currency", json_string(m.currency));
+  http_reply_json(req, 200, body);
+  return DB_JOB_COMMIT;
+}
+
+static int decode_pay(struct http_req *req, struct pay_body **out) {
+  struct pay_body *b = api_ctx(req, sizeof *b);
+  if (!b || http_decode_body(req, pay_spec, sizeof pay_spec / sizeof pay_spec[0], b) != 0) return -1;
+  if (!api_valid_id(b->merchant_id) || !api_valid_id(b->user_id) || (b->store_id[0] && !api_valid_id(b->store_id))) {
+    http_reply_error(req, MPS_E_VALIDATION_FAILED, "merchantId, userId and storeId must be ids",
+                     json_pack("{s:s, s:s}", "field", !api_valid_id(b->merchant_id) ? "merchantId" : !api_valid_id(b->user_id) ? "userId" : "storeId", "reason", "is not an id"));
+    return -1;
+  }
+  *out = b;
+  return 0;
+}
+
+void api_payment_quote(struct http_req *req) {
+  struct pay_body *b;
+  if (decode_pay(req, &b) != 0) return;
+  http_defer(req, DB_JOB_READ, quote_run);
+}
+
+static int verify_work(db_conn *c, struct http_req *req) {
+  struct pay_body *b = req->ctx;
+  struct money_ctx m;
+  int rc = load_ctx(c, req, b->merchant_id, b->user_id, &m);
+  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  struct actor a = api_actor(req);
+  struct payment p;
+  struct svc_error err = {0};
+  rc = payment_create(c, &a, &m, b->order_amount, b->store_id[0] ? b->store_id : NULL,
+                      req->app->cfg.payment_pending_ttl_s, &p, &err);
+  if (rc == SVC_OK) {
+    json_t *body = payment_json(&p);
+    json_object_set_new(body, "quote", json_pack("{s:I, s:I}", "orderAmount", (json_int_t)p.order_amount,
+                                                 "payable", (json_int_t)p.d.external));
+    if (p.d.external > 0) {
+      json_object_set_new(body, "paymentIntent",
+                          json_pack("{s:s, s:I, s:s, s:I, s:s}", "paymentTxnId", p.id, "amount", (json_int_t)p.d.external,
+                                    "currency", p.currency, "expiresAtMs", (json_int_t)p.expires_at_ms,
+                                    "callback", "POST /api/payment/callback"));
+    }
+    http_reply_json(req, p.d.external > 0 ? 202 : 200, body);
+  }
+  return api_finish(req, rc, &err);
+}
+
+static int verify_run(db_conn *c, struct http_req *req) {
+  struct pay_body *b = req->ctx;
+  return api_idem_run(c, req, &b->idem, verify_work);
+}
+
+void api_payment_verify(struct http_req *req) {
+  struct pay_body *b;
+  if (decode_pay(req, &b) != 0 || api_idem_prepare(req, &b->idem) != 0) return;
+  http_defer(req, DB_JOB_WRITE, verify_run);
+}
+
+struct wallet_q {
+  char merchant_id[65], user_id[65];
+};
+
+static int wallet_run(db_conn *c, struct http_req *req) {
+  struct wallet_q *q = req->ctx;
+  struct money_ctx m;
+  int rc = load_ctx(c, req, q->merchant_id, q->user_id, &m);
+  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  struct wallet_view w;
+  rc = wallet_load(c, &m, clock_now_ms(), &w);
+  if (rc < 0) return rc;
+  json_t *vouchers = json_array();
+  for (int i = 0; i < w.voucher_count; i++) json_array_append_new(vouchers, voucher_json(&w.vouchers[i]));
+  http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "merchantId", m.merchant_id,
+                                      "userId", m.member_id, "currency", m.currency, "balance", buckets_json(&w.balance),
+                                      "held", buckets_json(&w.held), "available", buckets_json(&w.available),
+                                      "vouchers", vouchers));
+  return DB_JOB_COMMIT;
+}
+
+void api_wallet_get(struct http_req *req) {
+  struct wallet_q *q = api_ctx(req, sizeof *q);
+  if (!q || api_query_str(req, "merchantId", q->merchant_id, sizeof q->merchant_id) != 0 ||
+      api_query_str(req, "userId", q->user_id, sizeof q->user_id) != 0) return;
+  if (!q->user_id[0] && req->principal.kind == PRINCIPAL_MEMBER) {
+    snprintf(q->user_id, sizeof q->user_id, "%s", req->principal.subject); /* a member's own */
+  }
+  if (!api_valid_id(q->merchant_id) || !api_valid_id(q->user_id)) {
+    http_reply_error(req, MPS_E_BAD_REQUEST, "merchantId and userId query parameters are required",
+                     json_pack("{s:s}", "parameter", !api_valid_id(q->merchant_id) ? "merchantId" : "userId"));
+    return;
+  }
+  http_defer(req, DB_JOB_READ, wallet_run);
+}

@@ -1,0 +1,72 @@
+/* idempotency.c — claim, replay and complete idempotency keys (see idempotency.h). */
+#include "service/idempotency.h"
+
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+
+static const db_sql q_claim = {
+    "idem_claim",
+    "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, created_at_ms) "
+    "VALUES ($1, $2, $3, 'running', $4) ON CONFLICT (scope, idem_key) DO NOTHING", NULL};
+static const db_sql q_get = {
+    "idem_get",
+    "SELECT request_hash, state, COALESCE(response_status, 0), COALESCE(response_body, '') "
+    "FROM idempotency_keys WHERE scope = $1 AND idem_key = $2", NULL};
+static const db_sql q_done = {
+    "idem_done",
+    "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4, "
+    "completed_at_ms = $5 WHERE scope = $1 AND idem_key = $2 AND state = 'running'", NULL};
+
+void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]) {
+  crypto_hash_sha256_state st;
+  crypto_hash_sha256_init(&st);
+  for (size_t i = 0; i < count; i++) {
+    uint64_t n = parts[i] ? strlen(parts[i]) : 0;
+    unsigned char len[8];
+    for (int b = 0; b < 8; b++) len[b] = (unsigned char)(n >> (8 * b));
+    crypto_hash_sha256_update(&st, len, sizeof len);
+    if (n) crypto_hash_sha256_update(&st, (const unsigned char *)parts[i], n);
+  }
+  unsigned char digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256_final(&st, digest);
+  sodium_bin2hex(out, IDEM_HASH_HEX, digest, sizeof digest);
+}
+
+int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
+               int *status, char **body) {
+  *body = NULL;
+  int64_t inserted = 0;
+  db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(clock_now_ms())};
+  int rc = db_run(c, &q_claim, v, 4, &inserted);
+  if (rc < 0) return rc;
+  if (inserted == 1) return IDEM_NEW;
+  db_cursor *cur = NULL;
+  rc = db_query(c, &q_get, v, 2, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  int outcome = DB_ERR;
+  if (rc == DB_ROW) {
+    if (strcmp(db_col_text(cur, 0), request_hash) != 0) {
+      outcome = IDEM_MISMATCH;
+    } else if (strcmp(db_col_text(cur, 1), "done") == 0) {
+      *status = (int)db_col_int(cur, 2);
+      *body = strdup(db_col_text(cur, 3));
+      outcome = *body ? IDEM_REPLAY : DB_ERR;
+    } else {
+      outcome = DB_BUSY; /* claimed but not done within a committed transaction: cannot happen; retry */
+    }
+  }
+  db_reset(cur);
+  return rc < 0 ? rc : outcome;
+}
+
+int idem_complete(db_conn *c, const char *scope, const char *key, int status, const char *body) {
+  int64_t changed = 0;
+  db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
+  int rc = db_run(c, &q_done, v, 5, &changed);
+  if (rc < 0) return rc;
+  return changed == 1 ? DB_OK : DB_ERR;
+}

@@ -1,0 +1,33 @@
+/* idempotency.h — Idempotency-Key for POSTs that move money.
+ *
+ * The key is claimed in the same transaction as the work it guards, and the first
+ * response is stored there too, so "done" and "the money moved" commit together or not at
+ * all. A replay with the same request (same hash of method, route and canonical body)
+ * returns the stored response byte for byte; the same key with a different request is
+ * 422. Concurrent duplicates: on SQLite the single writer runs them one after the other;
+ * on PostgreSQL the second waits on the key's unique index until the first commits, then
+ * replays. A key whose first attempt rolled back is free again. Keys are scoped per caller
+ * and route, so two callers never collide. */
+#ifndef MPS_SERVICE_IDEMPOTENCY_H
+#define MPS_SERVICE_IDEMPOTENCY_H
+
+#include <stddef.h>
+
+#include "store/db.h"
+
+#define IDEM_KEY_MAX 128
+#define IDEM_HASH_HEX 65
+
+enum idem_outcome { IDEM_NEW = 0, IDEM_REPLAY = 1, IDEM_MISMATCH = 2 };
+
+/* Claim (scope, key) for request_hash. On IDEM_REPLAY *status and *body (malloc'd, caller
+ * frees) hold the stored response. Returns an idem_outcome, or < 0. */
+int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
+               int *status, char **body);
+/* Store the response of the claimed key (same transaction). */
+int idem_complete(db_conn *c, const char *scope, const char *key, int status, const char *body);
+
+/* SHA-256 hex of the parts, length-prefixed. */
+void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]);
+
+#endif

@@ -1,0 +1,76 @@
+/* ledger.h — the double-entry ledger: accounts, balanced journal entries, holds.
+ *
+ * Lines are signed: + debit, - credit. An account's balance is normal * sum(lines) where
+ * normal is +1 for debit-normal accounts (assets, expenses: cash, gateway clearing,
+ * marketing) and -1 for credit-normal ones (liabilities, income: member wallet buckets,
+ * merchant payable, fee income, refunds owed to the gateway). ledger_post() refuses an
+ * entry that does not sum to zero, and updates each balance in the same transaction as
+ * its lines. Holds reserve part of a floored account (a member's wallet bucket) for a
+ * pending payment: available = balance - held, and the database refuses available < 0. */
+#ifndef MPS_SERVICE_LEDGER_H
+#define MPS_SERVICE_LEDGER_H
+
+#include <stdint.h>
+
+#include "store/db.h"
+
+#define LEDGER_MAX_LINES 16
+
+enum ledger_kind {
+  ACC_PRINCIPAL = 0,   /* member wallet: refundable stored value */
+  ACC_BONUS,           /* member wallet: gifted */
+  ACC_SILVER,          /* member wallet: soft currency */
+  ACC_PAYABLE,         /* merchant: what the platform owes the merchant */
+  ACC_MARKETING,       /* merchant: marketing expense (grants, vouchers, top-up bonuses) */
+  ACC_FEE_INCOME,      /* platform */
+  ACC_GATEWAY_CLEARING,/* platform: what the payment gateway owes */
+  ACC_CASH,            /* platform: cash received at tills */
+  ACC_REFUND_PAYABLE,  /* platform: refunds owed back through the gateway */
+  ACC_KIND_COUNT
+};
+
+const char *ledger_kind_name(enum ledger_kind k);
+
+struct ledger_account {
+  char id[65];
+  int normal;
+  int64_t balance;
+  int64_t held;
+};
+
+/* The account of (owner, kind) in the merchant's currency, created on first use.
+ * owner_id: the member id for wallet buckets, the merchant id for merchant accounts,
+ * ignored for platform accounts. DB_OK or < 0. */
+int ledger_account(db_conn *c, enum ledger_kind kind, const char *merchant_id, const char *owner_id,
+                   const char *currency, struct ledger_account *out);
+
+/* The same without creating it (for read-only jobs): DB_ROW, DB_DONE when it does not exist
+ * yet (a balance of zero), or < 0. */
+int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
+                        const char *currency, struct ledger_account *out);
+
+/* Lock every account of an owner for the rest of the transaction (PostgreSQL row locks;
+ * SQLite's single writer already serialises): concurrent payments on one wallet queue up
+ * instead of quoting from the same balance. */
+int ledger_lock_owner(db_conn *c, const char *owner_id);
+
+struct ledger_line {
+  const char *account_id;
+  int64_t amount; /* + debit, - credit; zero lines are skipped */
+};
+
+/* Write one balanced entry and apply it to the balances. DB_OK, DB_CONSTRAINT when a
+ * floored account would go below zero, or < 0. entry_id_out may be NULL. */
+int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const char *ref_type,
+                const char *ref_id, const char *memo, const char *currency,
+                const struct ledger_line *lines, int count, char *entry_id_out, size_t id_len);
+
+/* Reserve amount on an account for (ref_type, ref_id). DB_CONSTRAINT when not available. */
+int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *ref_type,
+                const char *ref_id);
+/* End every HELD hold of (ref_type, ref_id) as POSTED or RELEASED, returning its amount to
+ * the available balance. *count_out (may be NULL) counts them. */
+int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const char *status,
+                     int *count_out);
+
+#endif

@@ -1,0 +1,290 @@
+/* payments.c — quote, pay, settle and release (see payments.h). */
+#include "service/payments.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/ids.h"
+#include "service/audit.h"
+#include "service/ledger.h"
+
+#define PAYMENT_COLS "id, merchant_id, member_id, currency, status, COALESCE(voucher_id, ''), " \
+  "COALESCE(external_txn_id, ''), order_amount, fee_amount, refunded_amount, expires_at_ms, " \
+  "created_at_ms, updated_at_ms, fee_bps, deduct_voucher, deduct_bonus, deduct_principal, " \
+  "deduct_silver, deduct_external"
+
+static const db_sql q_insert = {
+    "payment_insert",
+    "INSERT INTO payments (id, merchant_id, member_id, store_id, currency, order_amount, status, "
+    "voucher_id, deduct_voucher, deduct_bonus, deduct_principal, deduct_silver, deduct_external, "
+    "fee_bps, fee_amount, expires_at_ms, created_at_ms, updated_at_ms) VALUES ($1, $2, $3, $4, $5, "
+    "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $17)", NULL};
+static const db_sql q_load = {"payment_load", "SELECT " PAYMENT_COLS " FROM payments WHERE id = $1", NULL};
+static const db_sql q_status = {
+    "payment_status",
+    "UPDATE payments SET status = $2, fee_amount = $3, external_txn_id = $4, updated_at_ms = $5 "
+    "WHERE id = $1 AND status = 'PENDING_EXTERNAL'", NULL};
+static const db_sql q_voucher_set = {
+    "voucher_set_status",
+    "UPDATE vouchers SET status = $2, payment_id = $3, updated_at_ms = $4 WHERE id = $1 AND status = $5", NULL};
+static const db_sql q_event_seq = {
+    "payment_event_seq", "SELECT COALESCE(MAX(seq), 0) FROM payment_events WHERE payment_id = $1", NULL};
+static const db_sql q_event = {
+    "payment_event_insert",
+    "INSERT INTO payment_events (payment_id, seq, type, at_ms, details) VALUES ($1, $2, $3, $4, $5)", NULL};
+static const db_sql q_outbox = {
+    "outbox_insert",
+    "INSERT INTO outbox_events (id, merchant_id, topic, aggregate_id, payload, created_at_ms) "
+    "VALUES ($1, $2, $3, $4, $5, $6)", NULL};
+
+int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
+               json_t *payload) {
+  char id[ID_MAX_LEN];
+  char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
+  if (!text || id_new("evt", id, sizeof id) != 0) {
+    free(text);
+    return DB_ERR;
+  }
+  db_val v[] = {db_text(id), db_text(merchant_id), db_text(topic), db_text(aggregate_id), db_text(text), db_int(clock_now_ms())};
+  int rc = db_run(c, &q_outbox, v, 6, NULL);
+  free(text);
+  return rc < 0 ? rc : DB_OK;
+}
+
+int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details) {
+  int64_t seq = 0;
+  db_val k[] = {db_text(payment_id)};
+  int rc = db_query_int(c, &q_event_seq, k, 1, &seq);
+  if (rc < 0) return rc;
+  char *text = json_dumps(details ? details : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+  if (!text) return DB_ERR;
+  db_val v[] = {db_text(payment_id), db_int(seq + 1), db_text(type), db_int(clock_now_ms()), db_text(text)};
+  rc = db_run(c, &q_event, v, 5, NULL);
+  free(text);
+  return rc < 0 ? rc : DB_OK;
+}
+
+int payment_load(db_conn *c, const char *id, struct payment *p) {
+  db_val k[] = {db_text(id)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &q_load, k, 1, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  if (rc == DB_ROW) {
+    memset(p, 0, sizeof *p);
+    snprintf(p->id, sizeof p->id, "%s", db_col_text(cur, 0));
+    snprintf(p->merchant_id, sizeof p->merchant_id, "%s", db_col_text(cur, 1));
+    snprintf(p->member_id, sizeof p->member_id, "%s", db_col_text(cur, 2));
+    snprintf(p->currency, sizeof p->currency, "%s", db_col_text(cur, 3));
+    snprintf(p->status, sizeof p->status, "%s", db_col_text(cur, 4));
+    snprintf(p->voucher_id, sizeof p->voucher_id, "%s", db_col_text(cur, 5));
+    snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", db_col_text(cur, 6));
+    p->order_amount = db_col_int(cur, 7);
+    p->fee_amount = db_col_int(cur, 8);
+    p->refunded_amount = db_col_int(cur, 9);
+    p->expires_at_ms = db_col_int(cur, 10);
+    p->created_at_ms = db_col_int(cur, 11);
+    p->updated_at_ms = db_col_int(cur, 12);
+    p->fee_bps = (int)db_col_int(cur, 13);
+    p->d = (struct deduction){db_col_int(cur, 14), db_col_int(cur, 15), db_col_int(cur, 16),
+                              db_col_int(cur, 17), db_col_int(cur, 18)};
+  }
+  db_reset(cur);
+  return rc;
+}
+
+json_t *payment_json(const struct payment *p) {
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:s?, s:I, s:I, s:s?, s:I, s:I}",
+                   "paymentTxnId", p->id, "merchantId", p->merchant_id, "userId", p->member_id,
+                   "currency", p->currency, "status", p->status, "orderAmount", (json_int_t)p->order_amount,
+                   "deduction", "voucher", (json_int_t)p->d.voucher, "bonus", (json_int_t)p->d.bonus,
+                   "principal", (json_int_t)p->d.principal, "silver", (json_int_t)p->d.silver,
+                   "external", (json_int_t)p->d.external, "payable", (json_int_t)p->d.external,
+                   "voucherId", p->voucher_id[0] ? p->voucher_id : NULL,
+                   "feeAmount", (json_int_t)p->fee_amount, "refundedAmount", (json_int_t)p->refunded_amount,
+                   "externalTxnId", p->external_txn_id[0] ? p->external_txn_id : NULL,
+                   "expiresAtMs", (json_int_t)p->expires_at_ms, "createdAtMs", (json_int_t)p->created_at_ms);
+}
+
+int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
+                  struct wallet_view *wallet, struct quote *out) {
+  int rc = wallet_load(c, m, now_ms, wallet);
+  if (rc < 0) return rc;
+  struct voucher_offer offers[WALLET_MAX_VOUCHERS];
+  for (int i = 0; i < wallet->voucher_count; i++) {
+    const struct wallet_voucher *v = &wallet->vouchers[i];
+    offers[i] = (struct voucher_offer){.value = v->value, .min_spend = v->min_spend,
+                                       .expires_at_ms = v->expires_at_ms,
+                                       .active = strcmp(v->status, "ACTIVE") == 0};
+  }
+  money_quote(order_amount, &wallet->available, offers, (size_t)wallet->voucher_count, now_ms, out);
+  return DB_OK;
+}
+
+/* The member's three buckets and the merchant's accounts a payment touches. */
+struct pay_accounts {
+  struct ledger_account principal, bonus, silver, payable, marketing, fee_income, clearing;
+};
+
+static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *member_id,
+                             const char *currency, struct pay_accounts *a) {
+  int rc = ledger_account(c, ACC_PRINCIPAL, merchant_id, member_id, currency, &a->principal);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_BONUS, merchant_id, member_id, currency, &a->bonus);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_SILVER, merchant_id, member_id, currency, &a->silver);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_PAYABLE, merchant_id, merchant_id, currency, &a->payable);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_MARKETING, merchant_id, merchant_id, currency, &a->marketing);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_FEE_INCOME, merchant_id, NULL, currency, &a->fee_income);
+  if (rc == DB_OK) rc = ledger_account(c, ACC_GATEWAY_CLEARING, merchant_id, NULL, currency, &a->clearing);
+  return rc;
+}
+
+/* The PAYMENT entry (what the member gave, from which buckets) and the FEE entry. */
+static int post_payment(db_conn *c, const struct payment *p, const struct pay_accounts *a, int64_t fee) {
+  const struct deduction *d = &p->d;
+  struct ledger_line lines[] = {
+      {a->bonus.id, d->bonus},         {a->principal.id, d->principal}, {a->silver.id, d->silver},
+      {a->marketing.id, d->voucher},   {a->clearing.id, d->external},   {a->payable.id, -p->order_amount},
+  };
+  int rc = ledger_post(c, p->merchant_id, "PAYMENT", "payment", p->id, "payment", p->currency, lines, 6, NULL, 0);
+  if (rc < 0 || fee == 0) return rc;
+  struct ledger_line fee_lines[] = {{a->payable.id, fee}, {a->fee_income.id, -fee}};
+  return ledger_post(c, p->merchant_id, "FEE", "payment", p->id, "platform fee", p->currency, fee_lines, 2, NULL, 0);
+}
+
+static int audit_payment(db_conn *c, const struct actor *a, const struct payment *p, const char *action) {
+  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = p->merchant_id,
+                           .action = action, .target = p->id, .status = "SUCCESS",
+                           .request_id = a->request_id ? a->request_id : "system"};
+  json_t *d = json_pack("{s:s, s:I, s:s, s:I}", "userId", p->member_id, "orderAmount", (json_int_t)p->order_amount,
+                        "status", p->status, "external", (json_int_t)p->d.external);
+  r.details = d;
+  int rc = audit_append(c, &r);
+  json_decref(d);
+  return rc;
+}
+
+static int record_state(db_conn *c, const struct actor *a, const struct payment *p, const char *event,
+                        const char *topic, const char *audit_action) {
+  json_t *pj = payment_json(p);
+  int rc = payment_event(c, p->id, event, pj);
+  if (rc >= 0) rc = outbox_add(c, p->merchant_id, topic, p->id, pj);
+  json_decref(pj);
+  if (rc >= 0) rc = audit_payment(c, a, p, audit_action);
+  return rc < 0 ? rc : DB_OK;
+}
+
+static int hold_wallet(db_conn *c, const struct payment *p, const struct pay_accounts *a) {
+  int rc = ledger_hold(c, a->bonus.id, p->d.bonus, "payment", p->id);
+  if (rc >= 0) rc = ledger_hold(c, a->principal.id, p->d.principal, "payment", p->id);
+  if (rc >= 0) rc = ledger_hold(c, a->silver.id, p->d.silver, "payment", p->id);
+  return rc;
+}
+
+static int insert_payment(db_conn *c, const struct payment *p, const char *store_id) {
+  db_val v[] = {db_text(p->id), db_text(p->merchant_id), db_text(p->member_id), db_text(store_id),
+                db_text(p->currency), db_int(p->order_amount), db_text(p->status),
+                p->voucher_id[0] ? db_text(p->voucher_id) : db_null(), db_int(p->d.voucher), db_int(p->d.bonus),
+                db_int(p->d.principal), db_int(p->d.silver), db_int(p->d.external), db_int(p->fee_bps),
+                db_int(p->fee_amount), db_int(p->expires_at_ms), db_int(p->created_at_ms)};
+  return db_run(c, &q_insert, v, 17, NULL);
+}
+
+int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
+                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s,
+                   struct payment *out, struct svc_error *err) {
+  assert(order_amount > 0 && order_amount <= MONEY_MAX_MINOR);
+  int64_t now = clock_now_ms();
+  struct pay_accounts acc; /* created if new, then locked, then read: the quote sees the truth */
+  int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
+  if (rc >= 0) rc = ledger_lock_owner(c, m->member_id);
+  struct wallet_view w;
+  struct quote q;
+  if (rc >= 0) rc = payment_quote(c, m, order_amount, now, &w, &q);
+  if (rc < 0) return rc;
+  struct payment *p = out;
+  memset(p, 0, sizeof *p);
+  if (id_new("pay", p->id, sizeof p->id) != 0) return DB_ERR;
+  snprintf(p->merchant_id, sizeof p->merchant_id, "%s", m->merchant_id);
+  snprintf(p->member_id, sizeof p->member_id, "%s", m->member_id);
+  snprintf(p->currency, sizeof p->currency, "%s", m->currency);
+  if (q.selected_voucher >= 0) snprintf(p->voucher_id, sizeof p->voucher_id, "%s", w.vouchers[q.selected_voucher].id);
+  p->order_amount = order_amount;
+  p->d = q.deduction;
+  p->fee_bps = m->fee_bps;
+  p->created_at_ms = p->updated_at_ms = now;
+  bool paid = q.deduction.external == 0;
+  snprintf(p->status, sizeof p->status, "%s", paid ? "PAID" : "PENDING_EXTERNAL");
+  p->fee_amount = paid ? money_bps(order_amount, m->fee_bps) : 0;
+  p->expires_at_ms = paid ? 0 : now + pending_ttl_s * 1000;
+  rc = insert_payment(c, p, store_id);
+  if (rc >= 0 && p->voucher_id[0]) {
+    db_val v[] = {db_text(p->voucher_id), db_text(paid ? "USED" : "HELD"), db_text(p->id), db_int(now), db_text("ACTIVE")};
+    int64_t changed = 0;
+    rc = db_run(c, &q_voucher_set, v, 5, &changed);
+    if (rc >= 0 && changed != 1) rc = DB_BUSY; /* taken meanwhile: run again */
+  }
+  if (rc >= 0) rc = paid ? post_payment(c, p, &acc, p->fee_amount) : hold_wallet(c, p, &acc);
+  if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us (PostgreSQL): re-quote */
+  if (rc >= 0) rc = payment_event(c, p->id, "created", NULL);
+  if (rc >= 0) rc = record_state(c, a, p, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
+  (void)err;
+  return rc < 0 ? rc : SVC_OK;
+}
+
+int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p,
+                            const char *external_txn_id, struct svc_error *err) {
+  if (strcmp(p->status, "PENDING_EXTERNAL") != 0) {
+    return svc_fail(err, MPS_E_CONFLICT, json_pack("{s:s}", "status", p->status), "the payment is %s, not pending", p->status);
+  }
+  struct pay_accounts acc;
+  int rc = pay_accounts_load(c, p->merchant_id, p->member_id, p->currency, &acc);
+  /* end the holds before posting: available (balance - held) never dips below zero */
+  if (rc >= 0) rc = ledger_end_holds(c, "payment", p->id, "POSTED", NULL);
+  int64_t fee = money_bps(p->order_amount, p->fee_bps);
+  if (rc >= 0) rc = post_payment(c, p, &acc, fee);
+  int64_t now = clock_now_ms();
+  if (rc >= 0 && p->voucher_id[0]) {
+    db_val v[] = {db_text(p->voucher_id), db_text("USED"), db_text(p->id), db_int(now), db_text("HELD")};
+    rc = db_run(c, &q_voucher_set, v, 5, NULL);
+  }
+  int64_t changed = 0;
+  db_val s[] = {db_text(p->id), db_text("PAID"), db_int(fee), db_text(external_txn_id), db_int(now)};
+  if (rc >= 0) rc = db_run(c, &q_status, s, 5, &changed);
+  if (rc >= 0 && changed != 1) rc = DB_BUSY;
+  if (rc < 0) return rc;
+  snprintf(p->status, sizeof p->status, "PAID");
+  snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", external_txn_id);
+  p->fee_amount = fee;
+  p->updated_at_ms = now;
+  rc = record_state(c, a, p, "paid", "payment.paid", "PAYMENT_SETTLE");
+  return rc < 0 ? rc : SVC_OK;
+}
+
+int payment_release(db_conn *c, const struct actor *a, struct payment *p, const char *status,
+                    const char *reason, struct svc_error *err) {
+  assert(strcmp(status, "FAILED") == 0 || strcmp(status, "EXPIRED") == 0);
+  if (strcmp(p->status, "PENDING_EXTERNAL") != 0) {
+    return svc_fail(err, MPS_E_CONFLICT, json_pack("{s:s}", "status", p->status), "the payment is %s, not pending", p->status);
+  }
+  int rc = ledger_end_holds(c, "payment", p->id, "RELEASED", NULL);
+  int64_t now = clock_now_ms();
+  if (rc >= 0 && p->voucher_id[0]) {
+    db_val v[] = {db_text(p->voucher_id), db_text("ACTIVE"), db_null(), db_int(now), db_text("HELD")};
+    rc = db_run(c, &q_voucher_set, v, 5, NULL);
+  }
+  int64_t changed = 0;
+  db_val s[] = {db_text(p->id), db_text(status), db_int(0), db_null(), db_int(now)};
+  if (rc >= 0) rc = db_run(c, &q_status, s, 5, &changed);
+  if (rc >= 0 && changed != 1) rc = DB_BUSY;
+  if (rc < 0) return rc;
+  snprintf(p->status, sizeof p->status, "%s", status);
+  p->updated_at_ms = now;
+  bool failed = strcmp(status, "FAILED") == 0;
+  rc = record_state(c, a, p, failed ? "failed" : "expired", failed ? "payment.failed" : "payment.expired",
+                    failed ? "PAYMENT_FAIL" : "PAYMENT_EXPIRE");
+  (void)reason;
+  return rc < 0 ? rc : SVC_OK;
+}

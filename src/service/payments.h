@@ -1,0 +1,83 @@
+/* payments.h — wallets, quotes and payments of the money core.
+ *
+ * Every operation runs in the caller's transaction: the quote is computed from the
+ * balances as they are inside it (never from an earlier quote), and the ledger entry, the
+ * payment row, its events, the outbox event and the audit entry are written together.
+ *   PAID at once      external part 0: wallet debited, voucher used, fee booked.
+ *   PENDING_EXTERNAL  wallet parts held (not spendable by another payment), voucher HELD;
+ *                     payment_settle_external() posts exactly what was held, or
+ *                     payment_release() gives it back (failure, expiry). */
+#ifndef MPS_SERVICE_PAYMENTS_H
+#define MPS_SERVICE_PAYMENTS_H
+
+#include <stdint.h>
+
+#include "domain/money.h"
+#include "service/service.h"
+
+#define WALLET_MAX_VOUCHERS 50
+
+/* The merchant and member a money operation is about, checked and loaded. */
+struct money_ctx {
+  char merchant_id[65], member_id[65], currency[4];
+  int fee_bps;
+};
+
+/* Scope (svc_scope), members acting only for themselves, merchant ACTIVE, member ACTIVE at
+ * that merchant. SVC_OK or a refusal. */
+int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
+                   const char *member_id, int default_fee_bps, struct money_ctx *out,
+                   struct svc_error *err);
+
+struct wallet_voucher {
+  char id[65];
+  int64_t value, min_spend, expires_at_ms;
+  char status[8];
+};
+
+struct wallet_view {
+  struct wallet_balances balance;   /* posted */
+  struct wallet_balances held;      /* reserved by pending payments */
+  struct wallet_balances available; /* balance - held */
+  struct wallet_voucher vouchers[WALLET_MAX_VOUCHERS];
+  int voucher_count;
+};
+
+int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
+
+struct payment {
+  char id[65], merchant_id[65], member_id[65], currency[4], status[20], voucher_id[65];
+  char external_txn_id[129];
+  int64_t order_amount, fee_amount, refunded_amount, expires_at_ms, created_at_ms, updated_at_ms;
+  int fee_bps;
+  struct deduction d;
+};
+
+int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
+                  struct wallet_view *wallet, struct quote *out);
+
+/* Pay order_amount (see the top of this file). pending_ttl_s: how long an external part may
+ * wait for its callback. */
+int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
+                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s,
+                   struct payment *out, struct svc_error *err);
+
+int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB_DONE, < 0 */
+/* Append to the payment's history. */
+int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
+
+/* PENDING_EXTERNAL -> PAID: end the holds, post what was held plus the external part from
+ * gateway clearing, book the fee. */
+int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p,
+                            const char *external_txn_id, struct svc_error *err);
+/* PENDING_EXTERNAL -> FAILED or EXPIRED: release the holds and the voucher. */
+int payment_release(db_conn *c, const struct actor *a, struct payment *p, const char *status,
+                    const char *reason, struct svc_error *err);
+
+/* An outbox event in the current transaction. */
+int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
+               json_t *payload);
+
+json_t *payment_json(const struct payment *p);
+
+#endif

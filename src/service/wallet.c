@@ -1,0 +1,89 @@
+/* wallet.c — loading the context of a money operation (merchant, member, currency, fee)
+ * and a member's wallet: posted, held and available buckets and usable vouchers. */
+#include <stdio.h>
+#include <string.h>
+
+#include "service/ledger.h"
+#include "service/payments.h"
+
+static const db_sql q_ctx = {
+    "money_ctx",
+    "SELECT m.status, m.currency, COALESCE(m.platform_fee_bps, -1), "
+    "COALESCE(b.status, ''), COALESCE(b.id, '') FROM merchants m "
+    "LEFT JOIN members b ON b.merchant_id = m.id AND b.id = $2 WHERE m.id = $1", NULL};
+static const db_sql q_vouchers = {
+    "wallet_vouchers",
+    "SELECT id, value, min_spend, expires_at_ms, status FROM vouchers WHERE merchant_id = $1 "
+    "AND member_id = $2 AND status IN ('ACTIVE', 'HELD') AND (expires_at_ms = 0 OR expires_at_ms > $3) "
+    "ORDER BY CASE WHEN expires_at_ms = 0 THEN 1 ELSE 0 END, expires_at_ms, value DESC, id LIMIT $4", NULL};
+
+int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
+                   const char *member_id, int default_fee_bps, struct money_ctx *out,
+                   struct svc_error *err) {
+  int rc = svc_scope(a, merchant_id, err);
+  if (rc != SVC_OK) return rc;
+  if (a->p && a->p->kind == PRINCIPAL_MEMBER && strcmp(a->p->subject, member_id) != 0) {
+    return svc_fail(err, MPS_E_FORBIDDEN, json_pack("{s:s}", "userId", member_id),
+                    "members act only for themselves");
+  }
+  db_val k[] = {db_text(merchant_id), db_text(member_id)};
+  db_cursor *cur = NULL;
+  rc = db_query(c, &q_ctx, k, 2, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  char mstatus[16] = "", bstatus[16] = "";
+  if (rc == DB_ROW) {
+    snprintf(mstatus, sizeof mstatus, "%s", db_col_text(cur, 0));
+    snprintf(out->currency, sizeof out->currency, "%s", db_col_text(cur, 1));
+    int64_t bps = db_col_int(cur, 2);
+    out->fee_bps = bps < 0 ? default_fee_bps : (int)bps;
+    snprintf(bstatus, sizeof bstatus, "%s", db_col_text(cur, 3));
+  }
+  db_reset(cur);
+  if (rc < 0) return rc;
+  if (rc == DB_DONE) return svc_fail(err, MPS_E_NOT_FOUND, json_pack("{s:s}", "merchantId", merchant_id), "no merchant '%s'", merchant_id);
+  if (strcmp(mstatus, "ACTIVE") != 0) {
+    return svc_fail(err, MPS_E_CONFLICT, json_pack("{s:s}", "status", mstatus), "the merchant is %s and takes no money", mstatus);
+  }
+  if (!bstatus[0]) return svc_fail(err, MPS_E_NOT_FOUND, json_pack("{s:s}", "userId", member_id), "no member '%s' at this merchant", member_id);
+  if (strcmp(bstatus, "ACTIVE") != 0) {
+    return svc_fail(err, MPS_E_CONFLICT, json_pack("{s:s}", "status", bstatus), "the member is %s", bstatus);
+  }
+  snprintf(out->merchant_id, sizeof out->merchant_id, "%s", merchant_id);
+  snprintf(out->member_id, sizeof out->member_id, "%s", member_id);
+  return SVC_OK;
+}
+
+static int bucket(db_conn *c, const struct money_ctx *m, enum ledger_kind k, int64_t *balance, int64_t *held) {
+  struct ledger_account acc;
+  int rc = ledger_account_find(c, k, m->member_id, m->currency, &acc); /* absent: zero */
+  if (rc < 0) return rc;
+  *balance = acc.balance;
+  *held = acc.held;
+  return DB_OK;
+}
+
+int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
+  memset(out, 0, sizeof *out);
+  int rc = bucket(c, m, ACC_PRINCIPAL, &out->balance.principal, &out->held.principal);
+  if (rc == DB_OK) rc = bucket(c, m, ACC_BONUS, &out->balance.bonus, &out->held.bonus);
+  if (rc == DB_OK) rc = bucket(c, m, ACC_SILVER, &out->balance.silver, &out->held.silver);
+  if (rc < 0) return rc;
+  out->available = (struct wallet_balances){out->balance.principal - out->held.principal,
+                                            out->balance.bonus - out->held.bonus,
+                                            out->balance.silver - out->held.silver};
+  db_val v[] = {db_text(m->merchant_id), db_text(m->member_id), db_int(now_ms), db_int(WALLET_MAX_VOUCHERS)};
+  db_cursor *cur = NULL;
+  rc = db_query(c, &q_vouchers, v, 4, &cur);
+  if (rc < 0) return rc;
+  while ((rc = db_step(cur)) == DB_ROW && out->voucher_count < WALLET_MAX_VOUCHERS) {
+    struct wallet_voucher *w = &out->vouchers[out->voucher_count++];
+    snprintf(w->id, sizeof w->id, "%s", db_col_text(cur, 0));
+    w->value = db_col_int(cur, 1);
+    w->min_spend = db_col_int(cur, 2);
+    w->expires_at_ms = db_col_int(cur, 3);
+    snprintf(w->status, sizeof w->status, "%s", db_col_text(cur, 4));
+  }
+  db_reset(cur);
+  return rc < 0 ? rc : DB_OK;
+}
