@@ -40,6 +40,11 @@ void api_users_get(struct http_req *req);
 void api_users_patch(struct http_req *req);
 /* api/payments.c — GET /api/wallet, POST /api/payment/quote, POST /api/payment/verify */
 void api_wallet_get(struct http_req *req);
+/* The checked merchant/member context of a money request: 0, or -1 with the reply set and
+ * *result the job result to return. */
+struct money_ctx;
+int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
+                  struct money_ctx *m, int *result);
 void api_payment_quote(struct http_req *req);
 void api_payment_verify(struct http_req *req);
 /* api/wallet_ops.c — POST /api/merchant/grants, POST /api/wallet/topup,

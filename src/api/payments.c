@@ -43,25 +43,24 @@ static const struct json_field pay_spec[] = {
     {.name = "storeId", .type = JF_STRING, .offset = offsetof(struct pay_body, store_id), .size = 65},
 };
 
-static int load_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
-                    struct money_ctx *m) {
+int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
+                  struct money_ctx *m, int *result) {
   struct actor a = api_actor(req);
   struct svc_error err = {0};
   int rc = money_ctx_load(c, &a, merchant_id, user_id, req->app->cfg.platform_fee_bps, m, &err);
-  return rc == SVC_OK ? SVC_OK : -1000 + api_finish(req, rc, &err); /* < -900: finished */
+  if (rc == SVC_OK) return 0;
+  *result = api_finish(req, rc, &err);
+  return -1;
 }
-
-#define FINISHED(rc) ((rc) <= -900)
-#define FINISHED_RESULT(rc) ((rc) + 1000)
 
 static int quote_run(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
   struct money_ctx m;
-  int rc = load_ctx(c, req, b->merchant_id, b->user_id, &m);
-  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  int result = 0;
+  if (api_money_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
   struct wallet_view w;
   struct quote q;
-  rc = payment_quote(c, &m, b->order_amount, clock_now_ms(), &w, &q);
+  int rc = payment_quote(c, &m, b->order_amount, clock_now_ms(), &w, &q);
   if (rc < 0) return rc;
   json_t *body = quote_json(b->order_amount, &q, &w);
   json_object_set_new(body, "currency", json_string(m.currency));
@@ -90,12 +89,12 @@ void api_payment_quote(struct http_req *req) {
 static int verify_work(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
   struct money_ctx m;
-  int rc = load_ctx(c, req, b->merchant_id, b->user_id, &m);
-  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  int result = 0;
+  if (api_money_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
   struct actor a = api_actor(req);
   struct payment p;
   struct svc_error err = {0};
-  rc = payment_create(c, &a, &m, b->order_amount, b->store_id[0] ? b->store_id : NULL,
+  int rc = payment_create(c, &a, &m, b->order_amount, b->store_id[0] ? b->store_id : NULL,
                       req->app->cfg.payment_pending_ttl_s, &p, &err);
   if (rc == SVC_OK) {
     json_t *body = payment_json(&p);
@@ -130,10 +129,10 @@ struct wallet_q {
 static int wallet_run(db_conn *c, struct http_req *req) {
   struct wallet_q *q = req->ctx;
   struct money_ctx m;
-  int rc = load_ctx(c, req, q->merchant_id, q->user_id, &m);
-  if (FINISHED(rc)) return FINISHED_RESULT(rc);
+  int result = 0;
+  if (api_money_ctx(c, req, q->merchant_id, q->user_id, &m, &result) != 0) return result;
   struct wallet_view w;
-  rc = wallet_load(c, &m, clock_now_ms(), &w);
+  int rc = wallet_load(c, &m, clock_now_ms(), &w);
   if (rc < 0) return rc;
   json_t *vouchers = json_array();
   for (int i = 0; i < w.voucher_count; i++) json_array_append_new(vouchers, voucher_json(&w.vouchers[i]));

@@ -27,22 +27,11 @@ static const struct json_field grant_spec[] = {
     {.name = "reason", .type = JF_STRING, .offset = offsetof(struct grant_body, reason), .size = 257},
 };
 
-/* ctx loading shared with payments.c: < -900 means the reply is set. */
-static int load_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
-                    struct money_ctx *m, int *result) {
-  struct actor a = api_actor(req);
-  struct svc_error err = {0};
-  int rc = money_ctx_load(c, &a, merchant_id, user_id, req->app->cfg.platform_fee_bps, m, &err);
-  if (rc == SVC_OK) return 0;
-  *result = api_finish(req, rc, &err);
-  return -1;
-}
-
 static int grant_work(db_conn *c, struct http_req *req) {
   struct grant_body *b = req->ctx;
   struct money_ctx m;
   int result = 0;
-  if (load_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
+  if (api_money_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
   struct actor a = api_actor(req);
   bool voucher = strcmp(b->type, "VOUCHER") == 0;
   int64_t expires_ms = 0;
@@ -101,7 +90,7 @@ static int topup_work(db_conn *c, struct http_req *req) {
   struct topup_body *b = req->ctx;
   struct money_ctx m;
   int result = 0;
-  if (load_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
+  if (api_money_ctx(c, req, b->merchant_id, b->user_id, &m, &result) != 0) return result;
   struct actor a = api_actor(req);
   struct topup t;
   struct svc_error err = {0};
