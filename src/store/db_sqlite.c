@@ -4,9 +4,11 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -342,25 +344,39 @@ static int sq_configure(struct sq_conn *s, const char *path, char *err, size_t e
   return DB_OK;
 }
 
-/* Create the database file if missing, readable by its owner only, and report a path we
- * cannot create with the system's reason. */
-static int sq_create_file(const char *path, char *err, size_t err_len) {
-  if (strcmp(path, ":memory:") == 0) return 0;
-  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, SQ_FILE_MODE);
-  if (fd < 0) {
-    db_fmt_err(err, err_len, "cannot open sqlite database \"%s\": %s", path, strerror(errno));
-    return -1;
+/* Never open() and close() the database file ourselves: closing any descriptor of a file
+ * drops every POSIX lock this process holds on it, SQLite's included, and another process
+ * (mpsctl) could then think it is alone and delete the WAL under us. SQLite creates the
+ * file; a new one is then made owner-only with chmod(), which touches no descriptor, before
+ * WAL mode creates its -wal and -shm companions (they inherit the mode). */
+static bool sq_file_missing(const char *path) {
+  struct stat st;
+  return strcmp(path, ":memory:") != 0 && stat(path, &st) != 0 && errno == ENOENT;
+}
+
+/* Why a path cannot be opened, in the system's words, when SQLite only says "unable". */
+static void sq_explain(const char *path, char *err, size_t err_len, const char *sqlite_msg) {
+  char dir[1024];
+  snprintf(dir, sizeof dir, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir) slash[1] = '\0';
+  else if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  struct stat st;
+  const char *why = NULL;
+  if (stat(dir, &st) != 0) why = strerror(errno);
+  else if (!S_ISDIR(st.st_mode)) why = strerror(ENOTDIR);
+  else if (access(dir, W_OK | X_OK) != 0) why = strerror(errno);
+  if (why) {
+    db_fmt_err(err, err_len, "cannot open sqlite database \"%s\": %s: %s", path, dir, why);
+  } else {
+    db_fmt_err(err, err_len, "cannot open sqlite database \"%s\": %s", path, sqlite_msg);
   }
-  if (close(fd) != 0) {
-    db_fmt_err(err, err_len, "sqlite database \"%s\": close: %s", path, strerror(errno));
-    return -1;
-  }
-  return 0;
 }
 
 db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
   assert(path != NULL && path[0] != '\0');
-  if (sq_create_file(path, err, err_len) != 0) return NULL;
+  bool created = sq_file_missing(path);
   struct sq_conn *s = calloc(1, sizeof *s);
   if (s == NULL) {
     db_fmt_err(err, err_len, "out of memory");
@@ -371,9 +387,9 @@ db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
   snprintf(s->version, sizeof s->version, "sqlite %s", sqlite3_libversion());
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
   int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+  if (rc == SQLITE_OK && created && chmod(path, SQ_FILE_MODE) != 0) rc = SQLITE_CANTOPEN;
   if (rc != SQLITE_OK) {
-    db_fmt_err(err, err_len, "cannot open sqlite database \"%s\": %s", path,
-               s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+    sq_explain(path, err, err_len, s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
     sqlite3_close(s->db);
     free(s);
     return NULL;
