@@ -47,6 +47,8 @@ int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, con
                   struct money_ctx *m, int *result);
 void api_payment_quote(struct http_req *req);
 void api_payment_verify(struct http_req *req);
+/* api/refunds.c — POST /api/payment/refund */
+void api_payment_refund(struct http_req *req);
 /* api/wallet_ops.c — POST /api/merchant/grants, POST /api/wallet/topup,
  * GET|PUT /api/merchants/{merchantId}/topup-bonus-rules */
 void api_grants_create(struct http_req *req);

@@ -42,7 +42,8 @@ int auth_authenticate(struct http_req *req) {
 
 static const db_sql q_user_version = {
     "auth_user_version",
-    "SELECT token_version, status, kind, COALESCE(merchant_id, ''), role FROM users WHERE id = $1",
+    "SELECT u.token_version, u.status, u.kind, COALESCE(u.merchant_id, ''), u.role, "
+    "COALESCE(m.status, '') FROM users u LEFT JOIN merchants m ON m.id = u.merchant_id WHERE u.id = $1",
     NULL};
 static const db_sql q_member_version = {
     "auth_member_version",
@@ -69,12 +70,15 @@ int auth_check_current(db_conn *c, struct http_req *req) {
       ok = strcmp(db_col_text(cur, 2), principal_kind_name(p->kind)) == 0 &&
            strcmp(db_col_text(cur, 3), p->merchant_id) == 0 &&
            strcmp(db_col_text(cur, 4), p->role->name) == 0;
+      /* a suspended or rejected merchant's staff are out at once, not when tokens expire */
+      const char *ms = db_col_text(cur, 5);
+      if (ok && (strcmp(ms, "SUSPENDED") == 0 || strcmp(ms, "REJECTED") == 0)) ok = false;
     }
   }
   db_reset(cur);
   if (rc < 0) return rc - 1;
   if (!ok) {
-    unauthorized(req, "the token was revoked (password, role or status changed)");
+    unauthorized(req, "the token was revoked (password, role or status changed, or the merchant suspended)");
     return -1;
   }
   return 0;

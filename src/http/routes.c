@@ -79,6 +79,7 @@ static const struct route table[] = {
     {"GET", "/api/wallet", api_wallet_get, "src/api/payments.c", WALLET_READ, 0},
     {"POST", "/api/payment/quote", api_payment_quote, "src/api/payments.c", TILL, 0},
     {"POST", "/api/payment/verify", api_payment_verify, "src/api/payments.c", TILL, 0},
+    {"POST", "/api/payment/refund", api_payment_refund, "src/api/refunds.c", R_M_OWNER | R_M_MANAGER | R_M_FINANCE, 0},
     {"POST", "/api/wallet/topup", api_topup_create, "src/api/wallet_ops.c", TILL, 0},
     {"POST", "/api/merchant/grants", api_grants_create, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
     {"GET", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_get, "src/api/wallet_ops.c", MERCHANT_READ, 0},

@@ -109,6 +109,12 @@ static void job_done(db_job *job) {
   struct http_req *req = job->arg;
   if (job->status < 0) {
     req->next_run = NULL;
+    struct log_line l;
+    log_begin(&l, LOG_ERROR, "store error");
+    log_int(&l, "db_rc", job->status);
+    log_str(&l, "route", req->route ? req->route->pattern : "");
+    log_str(&l, "request_id", req->request_id);
+    log_end(&l);
     http_reply_error(req, MPS_E_STORE_UNAVAILABLE, NULL, NULL);
   }
   if (job->status >= 0 && req->next_run) { /* a chained job: queue it */
@@ -160,13 +166,17 @@ static void start_deferred(struct http_req *req) {
 
 static void parse_json_body(struct http_req *req) {
   const char *type = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Type");
-  if (!type || strncasecmp(type, "application/json", 16) != 0) {
+  /* exactly application/json, optionally followed by parameters (; charset=utf-8) */
+  bool json = type && strncasecmp(type, "application/json", 16) == 0 &&
+              (type[16] == '\0' || type[16] == ';' || type[16] == ' ' || type[16] == '\t');
+  if (!json) {
     http_reply_error(req, MPS_E_UNSUPPORTED_MEDIA_TYPE, "the body must be application/json",
                      json_pack("{s:s?}", "content_type", type));
     return;
   }
   json_error_t jerr;
-  req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+  /* any JSON value parses; a non-object is then refused by the decoder (VALIDATION_FAILED) */
+  req->json = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
   if (!req->json) {
     char msg[256];
     snprintf(msg, sizeof msg, "invalid JSON at line %d column %d: %s", jerr.line, jerr.column,
@@ -390,12 +400,24 @@ static void wait_inflight(int64_t deadline_ns) {
   while (metrics_inflight() > 0 && clock_mono_ns() < deadline_ns) nanosleep(&ts, NULL);
 }
 
+int server_on_stop(struct app *app, void (*fn)(void *arg), void *arg) {
+  if (app->on_stop_count >= APP_STOP_HOOKS) return -1;
+  app->on_stop[app->on_stop_count].fn = fn;
+  app->on_stop[app->on_stop_count++].arg = arg;
+  return 0;
+}
+
 void server_shutdown(struct app *app) {
   struct MHD_Daemon *d = app->daemon;
   assert(d);
   atomic_store(&app->stopping, true);
   MHD_socket lfd = MHD_quiesce_daemon(d);
   if (lfd != MHD_INVALID_SOCKET) close(lfd);
+  /* background workers first: they submit store jobs and wait for them */
+  while (app->on_stop_count > 0) {
+    app->on_stop_count--;
+    app->on_stop[app->on_stop_count].fn(app->on_stop[app->on_stop_count].arg);
+  }
   int64_t deadline = clock_mono_ns() + (int64_t)app->cfg.shutdown_timeout_s * 1000000000LL;
   wait_inflight(deadline);
   int64_t left = metrics_inflight();

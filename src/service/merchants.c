@@ -29,8 +29,10 @@ static const db_sql q_status = {
     "WHERE id = $1 AND status = $5", NULL};
 static const db_sql q_list = {
     "merchant_list",
-    "SELECT " MERCHANT_COLS " FROM merchants WHERE ($1 = '' OR status = $1) "
-    "AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3", NULL};
+    "SELECT " MERCHANT_COLS " FROM merchants WHERE ($1 = '' OR status = $1) AND ($2 = '' OR "
+    "created_at_ms < (SELECT created_at_ms FROM merchants WHERE id = $2) OR "
+    "(created_at_ms = (SELECT created_at_ms FROM merchants WHERE id = $2) AND id < $2)) "
+    "ORDER BY created_at_ms DESC, id DESC LIMIT $3", NULL}; /* newest first: ids are chosen by clients */
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 

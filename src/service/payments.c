@@ -59,7 +59,7 @@ int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *
   db_val k[] = {db_text(payment_id)};
   int rc = db_query_int(c, &q_event_seq, k, 1, &seq);
   if (rc < 0) return rc;
-  char *text = json_dumps(details ? details : json_object(), JSON_COMPACT | JSON_SORT_KEYS);
+  char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}"); /* no leaked {} */
   if (!text) return DB_ERR;
   db_val v[] = {db_text(payment_id), db_int(seq + 1), db_text(type), db_int(clock_now_ms()), db_text(text)};
   rc = db_run(c, &q_event, v, 5, NULL);

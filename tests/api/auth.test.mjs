@@ -133,10 +133,13 @@ describe(`staff login (${STORE})`, () => {
 
   it('a suspended merchant\'s staff cannot log in; reactivated → login works', async () => {
     expectStatus(await staffLogin(s.base, 'merchant', 'owner@sus.test', PW), 200, 'login before suspension');
+    const before = await staffToken(s.base, 'merchant', 'owner@sus.test', PW);
+    expectStatus(await me(s.base, before), 200, 'token before suspension');
     const sus = await call(s.base, 'POST', '/admin/merchants/m_sus/suspend', { token: admin, body: { reason: 'chargeback review' } });
     const m = expectStatus(sus, 200, 'suspend');
     assert.equal(m.status, 'SUSPENDED');
     assert.equal(m.statusReason, 'chargeback review');
+    await expectRevoked(s.base, before); // tokens issued before the suspension stop at once
     const refused = await envelope(await staffLogin(s.base, 'merchant', 'owner@sus.test', PW), 401, 'UNAUTHORIZED');
     const wrongPw = await envelope(await staffLogin(s.base, 'merchant', 'owner@shop.test', 'not-the-password'), 401, 'UNAUTHORIZED');
     assert.equal(refused.error.message, wrongPw.error.message, 'a suspended merchant is told apart from a wrong password');

@@ -195,10 +195,7 @@ describe(`JSON body errors on POST /admin/merchants (${STORE})`, () => {
     assert.deepEqual(list.items.map((x) => x.id), ['m_good']);
   });
 
-  // last: while the bug is there, this request creates m_ct
-  it('a media type that only starts with application/json → 415', {
-    todo: 'server bug: parse_json_body compares only the first 16 bytes (strncasecmp), so application/jsonx or application/json-seq is read as JSON',
-  }, async () => {
+  it('a media type that only starts with application/json → 415', async () => {
     for (const ct of ['application/jsonx', 'application/json-seq']) {
       const r = await post(JSON.stringify({ ...GOOD, id: 'm_ct' }), { contentType: ct });
       assert.equal(r.status, 415, `${ct}: ${r.status} ${r.text}`);

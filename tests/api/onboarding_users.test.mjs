@@ -269,11 +269,8 @@ describe(`merchant list: status filter and pagination (${STORE})`, () => {
     assert.equal(typeof r.next_cursor, 'string');
   });
 
-  // Confirmed: src/service/merchants.c q_list orders by id DESC (and pages by id < cursor);
-  // merchant ids are chosen by the client, so that is not creation order.
-  it('newest first (docs/openapi.yaml: "List merchants (newest first)")', {
-    todo: 'server bug: GET /admin/merchants orders by id DESC, not newest first as docs/openapi.yaml says',
-  }, async () => {
+  // merchant ids are chosen by clients, so "newest first" must order by creation time
+  it('newest first (docs/openapi.yaml: "List merchants (newest first)")', async () => {
     const r = expectStatus(await call(s.base, 'GET', '/admin/merchants?status=PENDING', { token: admin }), 200);
     assert.deepEqual(r.items.map((m) => m.id), [...PENDING_IDS].reverse(),
       `createdAtMs: ${JSON.stringify(r.items.map((m) => [m.id, m.createdAtMs]))}`);
