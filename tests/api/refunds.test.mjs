@@ -11,9 +11,12 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { STORE, startServer, expectEnvelope } from './lib/server.mjs';
+import { createHmac } from 'node:crypto';
+import { STORE, startServer, expectEnvelope, runMpsd } from './lib/server.mjs';
 
 const FEE_BPS = 250;
+const CALLBACK_SECRET = 'refund-test-gateway-secret-0123456789';
+const HAS_CALLBACK = runMpsd(['--routes']).stdout.includes('/api/payment/callback');
 let s;
 const tokens = new Map(); // "role|merchantId|userId" -> token
 
@@ -128,7 +131,8 @@ function sql(query) {
 
 before(async () => {
   s = await startServer({
-    env: { MPS_DEV_MODE: '1', MPS_RATE_LOGIN_PER_MIN: '0', MPS_RATE_ADMIN_WRITE_PER_MIN: '0', MPS_PLATFORM_FEE_BPS: String(FEE_BPS) },
+    env: { MPS_DEV_MODE: '1', MPS_RATE_LOGIN_PER_MIN: '0', MPS_RATE_ADMIN_WRITE_PER_MIN: '0', MPS_PLATFORM_FEE_BPS: String(FEE_BPS),
+      MPS_RATE_CALLBACK_PER_MIN: '0', MPS_PAYMENT_CALLBACK_SECRET: CALLBACK_SECRET },
   });
 });
 after(async () => {
@@ -386,12 +390,45 @@ describe('concurrency', () => {
 });
 
 describe('the externally paid share', () => {
-  // Getting a PAID payment with an external part needs the gateway callback
-  // (POST /api/payment/callback), which is being built separately. The share math (owed to
-  // the gateway, never credited to the wallet, cumulative up to d.external) is covered by
-  // tests/unit/test_refund_math.c (external_share_owed_to_gateway, partials_add_up_...).
-  it('is recorded as owed (external_status OWED) and not credited to the wallet',
-    { todo: 'needs POST /api/payment/callback to settle a PENDING_EXTERNAL payment' }, () => {});
+  // A PAID payment with an external part needs the signed gateway callback
+  // (POST /api/payment/callback); where this mpsd has no such route the test is a todo. The
+  // share math (owed to the gateway, never credited to the wallet, cumulative up to
+  // d.external) is also covered by tests/unit/test_refund_math.c.
+  const todo = HAS_CALLBACK ? false : 'needs POST /api/payment/callback to settle a PENDING_EXTERNAL payment';
+  it('is recorded as owed (external_status OWED) and not credited to the wallet', { todo }, async () => {
+    const m = await newMerchant();
+    const u = await newMember(m);
+    await grant(m, u, 'BONUS', 1000);
+    await topup(m, u, 2000);
+    const p = await pay(m, u, 10000, 202); // bonus 1000 + principal 2000 held, 7000 external
+    assert.deepEqual(p.deduction, { voucher: 0, bonus: 1000, principal: 2000, silver: 0, external: 7000 });
+    const raw = JSON.stringify({ merchantId: m, paymentTxnId: p.paymentTxnId, externalTxnId: `ext_${uniq()}`,
+      status: 'SUCCEEDED', paidAmount: 7000, callbackId: `cb_${uniq()}` });
+    const cb = await call('POST', '/api/payment/callback', {
+      body: raw, headers: { 'X-Payment-Signature': createHmac('sha256', CALLBACK_SECRET).update(raw).digest('hex') },
+    });
+    assert.equal(cb.status, 200, cb.text);
+    assert.deepEqual(await wallet(m, u), { principal: 0, bonus: 0, silver: 0 });
+
+    // half: 3500 owed to the gateway, 1500 to principal, less the 500 of bonus it consumed
+    const r1 = await refund(m, p.paymentTxnId, 5000);
+    assert.equal(r1.status, 200, r1.text);
+    assert.deepEqual(r1.body.externalRefund, { amount: 3500, status: 'OWED' });
+    assert.equal(r1.body.walletRefund, 1500);
+    assert.deepEqual(r1.body.clawback, { bonusConsumed: 500, reclaimTarget: 500, fromBonus: 0, fromPrincipal: 500, unrecovered: 0 });
+    assert.deepEqual(r1.body.wallet, { principal: 1000, bonus: 0, silver: 0 });
+    assert.equal(r1.body.feeReversal, 125);
+    assert.deepEqual(sql(`SELECT external_share, external_status, wallet_share FROM refunds WHERE id = '${r1.body.refundTxnId}'`),
+      [['3500', 'OWED', '1500']]);
+    // the rest: the whole external part is owed in the end, the wallet holds what it paid
+    const r2 = await refund(m, p.paymentTxnId, 5000);
+    assert.equal(r2.status, 200, r2.text);
+    assert.deepEqual(r2.body.externalRefund, { amount: 3500, status: 'OWED' });
+    assert.deepEqual(r2.body.wallet, { principal: 2000, bonus: 0, silver: 0 });
+    assert.equal(r1.body.feeReversal + r2.body.feeReversal, 250);
+    assert.deepEqual(await wallet(m, u), { principal: 2000, bonus: 0, silver: 0 });
+    assert.deepEqual(sql(`SELECT SUM(external_share) FROM refunds WHERE payment_id = '${p.paymentTxnId}'`), [['7000']]);
+  });
 });
 
 describe('the store after all of the above', () => {
