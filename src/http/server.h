@@ -12,6 +12,8 @@
 #include "http/router.h"
 #include "store/exec.h"
 
+#define APP_STOP_HOOKS 8
+
 struct app {
   struct mps_config cfg;
   db_exec *exec;
@@ -21,12 +23,23 @@ struct app {
   int64_t started_ms;
   atomic_bool stopping;
   void *daemon; /* struct MHD_Daemon * */
+  /* background workers' stop functions (server_on_stop), run newest first by
+   * server_shutdown before the store executor stops */
+  struct {
+    void (*fn)(void *arg);
+    void *arg;
+  } on_stop[APP_STOP_HOOKS];
+  int on_stop_count;
 };
 
 /* Bind and start serving. 0, or -1 with a message. */
 int server_start(struct app *app, char *err, size_t err_len);
+/* Register fn(arg) to run at shutdown before the store executor stops (a background
+ * worker that submits store jobs). 0, or -1 when APP_STOP_HOOKS are taken. */
+int server_on_stop(struct app *app, void (*fn)(void *arg), void *arg);
 /* Stop accepting, let in-flight requests finish (bounded by cfg.shutdown_timeout_s),
- * stop the store executor (which finishes its queue), then stop the daemon. */
+ * run the stop hooks, stop the store executor (which finishes its queue), then stop the
+ * daemon. */
 void server_shutdown(struct app *app);
 
 #endif
