@@ -9,11 +9,12 @@
 #include "service/merchants.h"
 
 json_t *merchant_json(const struct merchant *m) {
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:I, s:I}", "id", m->id, "name", m->name,
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:o, s:I, s:I}", "id", m->id, "name", m->name,
                    "currency", m->currency, "timeZone", m->time_zone, "status", m->status,
                    "statusReason", m->status_reason[0] ? m->status_reason : NULL, "contactEmail",
-                   m->contact_email[0] ? m->contact_email : NULL, "createdAtMs",
-                   (json_int_t)m->created_at_ms, "updatedAtMs", (json_int_t)m->updated_at_ms);
+                   m->contact_email[0] ? m->contact_email : NULL, "platformFeeBps",
+                   m->platform_fee_bps >= 0 ? json_integer(m->platform_fee_bps) : json_null(),
+                   "createdAtMs", (json_int_t)m->created_at_ms, "updatedAtMs", (json_int_t)m->updated_at_ms);
 }
 
 struct create_body {
@@ -103,13 +104,15 @@ void api_merchant_profile_get(struct http_req *req) { http_defer(req, DB_JOB_REA
 
 struct patch_body {
   char name[129], time_zone[65], contact_email[129];
-  bool has_name, has_tz, has_email;
+  int64_t fee_bps;
+  bool has_name, has_tz, has_email, has_fee;
 };
 
 static const struct json_field patch_spec[] = {
     {.name = "name", .type = JF_STRING, .offset = offsetof(struct patch_body, name), .size = 129, .min = 1, .present = JF_PRESENT(struct patch_body, has_name)},
     {.name = "timeZone", .type = JF_STRING, .offset = offsetof(struct patch_body, time_zone), .size = 65, .min = 1, .present = JF_PRESENT(struct patch_body, has_tz)},
     {.name = "contactEmail", .type = JF_STRING, .offset = offsetof(struct patch_body, contact_email), .size = 129, .min = 3, .present = JF_PRESENT(struct patch_body, has_email)},
+    {.name = "platformFeeBps", .type = JF_INT, .offset = offsetof(struct patch_body, fee_bps), .min = -1, .max = 10000, .present = JF_PRESENT(struct patch_body, has_fee)},
 };
 
 static int patch_run(db_conn *c, struct http_req *req) {
@@ -117,7 +120,12 @@ static int patch_run(db_conn *c, struct http_req *req) {
   struct actor a = api_actor(req);
   struct merchant_patch p = {.name = b->has_name ? b->name : NULL,
                              .time_zone = b->has_tz ? b->time_zone : NULL,
-                             .contact_email = b->has_email ? b->contact_email : NULL};
+                             .contact_email = b->has_email ? b->contact_email : NULL,
+                             .set_fee = b->has_fee, .fee_bps = (int)b->fee_bps};
+  if (b->has_fee && req->principal.role->bit != R_P_ADMIN) {
+    http_reply_error(req, MPS_E_FORBIDDEN, "only a platform admin sets a merchant's fee", NULL);
+    return DB_JOB_ROLLBACK;
+  }
   struct merchant m;
   struct svc_error err = {0};
   return reply_merchant(req, merchant_update(c, &a, http_param(req, "id"), &p, &m, &err), &err, &m, 200);

@@ -12,7 +12,7 @@
 
 #define MERCHANT_COLS \
   "id, name, currency, time_zone, status, COALESCE(status_reason, ''), " \
-  "COALESCE(contact_email, ''), created_at_ms, updated_at_ms"
+  "COALESCE(contact_email, ''), created_at_ms, updated_at_ms, COALESCE(platform_fee_bps, -1)"
 
 static const db_sql q_insert = {
     "merchant_insert",
@@ -22,7 +22,8 @@ static const db_sql q_get = {"merchant_get", "SELECT " MERCHANT_COLS " FROM merc
 static const db_sql q_update = {
     "merchant_update",
     "UPDATE merchants SET name = COALESCE($2, name), time_zone = COALESCE($3, time_zone), "
-    "contact_email = COALESCE($4, contact_email), updated_at_ms = $5 WHERE id = $1", NULL};
+    "contact_email = COALESCE($4, contact_email), updated_at_ms = $5, "
+    "platform_fee_bps = CASE WHEN $6 = 1 THEN $7 ELSE platform_fee_bps END WHERE id = $1", NULL};
 static const db_sql q_status = {
     "merchant_status",
     "UPDATE merchants SET status = $2, status_reason = $3, updated_at_ms = $4 "
@@ -46,6 +47,7 @@ static void read_row(db_cursor *cur, struct merchant *m) {
   copy(m->contact_email, sizeof m->contact_email, db_col_text(cur, 6));
   m->created_at_ms = db_col_int(cur, 7);
   m->updated_at_ms = db_col_int(cur, 8);
+  m->platform_fee_bps = (int)db_col_int(cur, 9);
 }
 
 /* Load one merchant: DB_ROW, DB_DONE when absent, < 0 on store errors. */
@@ -163,12 +165,18 @@ int merchant_update(db_conn *c, const struct actor *a, const char *id,
                                  .contact_email = p->contact_email};
   rc = merchant_validate(&check, err);
   if (rc != SVC_OK) return rc;
-  db_val v[] = {db_text(id), db_text(p->name), db_text(p->time_zone), db_text(p->contact_email), db_int(clock_now_ms())};
-  rc = db_run(c, &q_update, v, 5, NULL);
+  if (p->set_fee && (p->fee_bps < -1 || p->fee_bps > 10000)) {
+    return svc_fail(err, MPS_E_VALIDATION_FAILED, json_pack("{s:s}", "field", "platformFeeBps"),
+                    "platformFeeBps must be 0 to 10000 basis points, or -1 for the platform default");
+  }
+  db_val v[] = {db_text(id), db_text(p->name), db_text(p->time_zone), db_text(p->contact_email), db_int(clock_now_ms()),
+                db_int(p->set_fee ? 1 : 0), p->set_fee && p->fee_bps >= 0 ? db_int(p->fee_bps) : db_null()};
+  rc = db_run(c, &q_update, v, 7, NULL);
   if (rc < 0) return rc;
   rc = load(c, id, out);
   if (rc != DB_ROW) return rc < 0 ? rc : DB_ERR;
   json_t *changes = json_pack("{s:s?, s:s?, s:s?}", "name", p->name, "timeZone", p->time_zone, "contactEmail", p->contact_email);
+  if (p->set_fee) json_object_set_new(changes, "platformFeeBps", json_integer(p->fee_bps));
   rc = audit(c, a, "MERCHANT_UPDATE", out, changes);
   return rc < 0 ? rc : SVC_OK;
 }

@@ -17,6 +17,7 @@ struct merchant {
   char status[16];
   char status_reason[257];
   char contact_email[129];
+  int platform_fee_bps; /* -1: the platform default (MPS_PLATFORM_FEE_BPS) */
   int64_t created_at_ms;
   int64_t updated_at_ms;
 };
@@ -37,6 +38,8 @@ int merchant_get(db_conn *c, const struct actor *a, const char *id, struct merch
 
 struct merchant_patch {
   const char *name, *time_zone, *contact_email; /* NULL: unchanged */
+  bool set_fee;   /* change platform_fee_bps */
+  int fee_bps;    /* 0..10000, or -1 for the platform default */
 };
 int merchant_update(db_conn *c, const struct actor *a, const char *id,
                     const struct merchant_patch *patch, struct merchant *out, struct svc_error *err);
