@@ -4,7 +4,9 @@
  *   mpsctl db-check         schema version and store health (exit 1 when not healthy)
  *   mpsctl errors           the error-code registry as a Markdown table
  *   mpsctl config           the configuration table as Markdown
- *   mpsctl audit verify     recompute the audit log's hash chains (exit 1 on any problem) */
+ *   mpsctl audit verify     recompute the audit log's hash chains (exit 1 on any problem)
+ *   mpsctl verify           recompute the books from the journal, check every money invariant
+ *                           and the audit chains (exit 1 on violations, 2 on store errors) */
 #include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,6 +122,7 @@ static const struct command commands[] = {
     {"seed-demo", cmd_seed_demo, true, "create a demo merchant, staff of every role and members (not in production)"},
     {"user", cmd_user, true, "user create --kind platform|merchant --email E --role R [--merchant M]; user rotate-password --kind K --email E"},
     {"audit", cmd_audit, true, "audit verify: recompute every audit hash chain (exit 1 on any problem)"},
+    {"verify", cmd_verify, true, "recompute every balance from the journal and check every money invariant (exit 1 on violations)"},
 };
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])
 

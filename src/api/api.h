@@ -79,4 +79,14 @@ void api_members_patch(struct http_req *req);
 void api_admin_audit_logs(struct http_req *req);
 void api_audit_logs(struct http_req *req);
 
+/* api/transactions.c — GET /api/merchants/{merchantId}/transactions[/{paymentTxnId}],
+ * GET /admin/transactions[/{paymentTxnId}] */
+void api_transactions_list(struct http_req *req);
+void api_transactions_get(struct http_req *req);
+void api_admin_transactions_list(struct http_req *req);
+void api_admin_transactions_get(struct http_req *req);
+/* api/ledger_entries.c — GET /admin/ledger-entries, GET /api/merchants/{merchantId}/ledger-entries */
+void api_admin_ledger_entries(struct http_req *req);
+void api_ledger_entries(struct http_req *req);
+
 #endif

@@ -35,5 +35,7 @@ int ctl_in_transaction(db_conn *c, int (*fn)(db_conn *c, void *arg, struct svc_e
 int cmd_merchant(struct ctl *ctl);
 int cmd_user(struct ctl *ctl);
 int cmd_seed_demo(struct ctl *ctl);
+/* ctl/verify.c */
+int cmd_verify(struct ctl *ctl);
 
 #endif

@@ -84,6 +84,14 @@ static const struct route table[] = {
     {"POST", "/api/merchant/grants", api_grants_create, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
     {"GET", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_get, "src/api/wallet_ops.c", MERCHANT_READ, 0},
     {"PUT", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_put, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
+
+    /* money: transactions (members: only their own) and the ledger, read-only */
+    {"GET", "/api/merchants/{merchantId}/transactions", api_transactions_list, "src/api/transactions.c", R_MERCHANT_ALL | R_P_ADMIN | R_P_FINANCE | R_P_SUPPORT | R_P_VIEWER | R_MEMBER, 0},
+    {"GET", "/api/merchants/{merchantId}/transactions/{paymentTxnId}", api_transactions_get, "src/api/transactions.c", R_MERCHANT_ALL | R_P_ADMIN | R_P_FINANCE | R_P_SUPPORT | R_P_VIEWER | R_MEMBER, 0},
+    {"GET", "/admin/transactions", api_admin_transactions_list, "src/api/transactions.c", R_PLATFORM_ALL, 0},
+    {"GET", "/admin/transactions/{paymentTxnId}", api_admin_transactions_get, "src/api/transactions.c", R_PLATFORM_ALL, 0},
+    {"GET", "/admin/ledger-entries", api_admin_ledger_entries, "src/api/ledger_entries.c", R_P_ADMIN | R_P_FINANCE | R_P_VIEWER, 0},
+    {"GET", "/api/merchants/{merchantId}/ledger-entries", api_ledger_entries, "src/api/ledger_entries.c", R_M_OWNER | R_M_FINANCE | R_P_ADMIN | R_P_FINANCE, 0},
 };
 
 const struct route *routes_table(size_t *count) {

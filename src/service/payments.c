@@ -144,9 +144,13 @@ static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *me
 /* The PAYMENT entry (what the member gave, from which buckets) and the FEE entry. */
 static int post_payment(db_conn *c, const struct payment *p, const struct pay_accounts *a, int64_t fee) {
   const struct deduction *d = &p->d;
+  /* Row locks are taken in line order. After the member's accounts (locked first, D22) the
+   * merchant's payable comes before its marketing, as in a refund (payable, then the
+   * clawback's marketing): in the other order a voucher payment and a refund at the same
+   * merchant deadlock on PostgreSQL. */
   struct ledger_line lines[] = {
       {a->bonus.id, d->bonus},         {a->principal.id, d->principal}, {a->silver.id, d->silver},
-      {a->marketing.id, d->voucher},   {a->clearing.id, d->external},   {a->payable.id, -p->order_amount},
+      {a->payable.id, -p->order_amount}, {a->marketing.id, d->voucher}, {a->clearing.id, d->external},
   };
   int rc = ledger_post(c, p->merchant_id, "PAYMENT", "payment", p->id, "payment", p->currency, lines, 6, NULL, 0);
   if (rc < 0 || fee == 0) return rc;

@@ -52,6 +52,10 @@ static int credit_gift(db_conn *c, const struct money_ctx *m, enum ledger_kind b
   struct ledger_account acc, marketing;
   int rc = ledger_account(c, bucket, m->merchant_id, m->member_id, m->currency, &acc);
   if (rc >= 0) rc = ledger_account(c, ACC_MARKETING, m->merchant_id, m->merchant_id, m->currency, &marketing);
+  /* the member's accounts before any merchant or platform row, as a payment does (D22):
+   * otherwise this grant (marketing, then the bucket) and a payment by the same member using
+   * a voucher (the buckets, then marketing) deadlock on PostgreSQL */
+  if (rc >= 0) rc = ledger_lock_owner(c, m->member_id);
   if (rc < 0) return rc;
   struct ledger_line lines[] = {{marketing.id, amount}, {acc.id, -amount}};
   return ledger_post(c, m->merchant_id, "GRANT", ref_type, ref_id, memo, m->currency, lines, 2, NULL, 0);
@@ -154,6 +158,7 @@ static int post_topup(db_conn *c, const struct topup *t) {
   bool cash = strcmp(t->method, "CASH") == 0;
   int rc = ledger_account(c, ACC_PRINCIPAL, t->merchant_id, t->member_id, t->currency, &principal);
   if (rc >= 0) rc = ledger_account(c, cash ? ACC_CASH : ACC_GATEWAY_CLEARING, t->merchant_id, NULL, t->currency, &source);
+  if (rc >= 0) rc = ledger_lock_owner(c, t->member_id); /* the member first (see credit_gift) */
   if (rc < 0) return rc;
   struct ledger_line lines[] = {{source.id, t->amount}, {principal.id, -t->amount}};
   rc = ledger_post(c, t->merchant_id, "TOPUP", "topup", t->id, t->method, t->currency, lines, 2, NULL, 0);

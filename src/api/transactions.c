@@ -1,0 +1,167 @@
+/* transactions.c — payments as "transactions":
+ *   GET /api/merchants/{merchantId}/transactions[/{paymentTxnId}]  merchant staff, platform
+ *       staff, and members (only their own: the list is narrowed to them, another member's
+ *       payment is 404)
+ *   GET /admin/transactions[/{paymentTxnId}]                        platform staff, every
+ *       merchant (filter merchantId)
+ * Filters: status, userId, startTime (inclusive), endTime (exclusive); cursor pagination,
+ * newest first. One payment comes with its event history and its refunds. */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/util.h"
+#include "common/clock.h"
+#include "service/transactions.h"
+
+struct txn_list_ctx {
+  char merchant_id[65], status[20], user_id[65], cursor[65];
+  int64_t start_ms, end_ms;
+  int limit;
+  json_t *items;
+};
+
+static void set_time(json_t *o, const char *key, int64_t ms) {
+  char at[40];
+  clock_rfc3339(ms, at, sizeof at);
+  json_object_set_new(o, key, json_string(at));
+}
+
+static json_t *txn_json(const struct txn *t) {
+  json_t *o = payment_json(&t->p);
+  if (!o) return NULL;
+  json_object_set_new(o, "storeId", t->store_id[0] ? json_string(t->store_id) : json_null());
+  json_object_set_new(o, "feeBps", json_integer(t->p.fee_bps));
+  json_object_set_new(o, "updatedAtMs", json_integer((json_int_t)t->p.updated_at_ms));
+  set_time(o, "createdAt", t->p.created_at_ms);
+  set_time(o, "updatedAt", t->p.updated_at_ms);
+  return o;
+}
+
+static int bad_param(struct http_req *req, const char *name, const char *message) {
+  http_reply_error(req, MPS_E_BAD_REQUEST, message, json_pack("{s:s}", "parameter", name));
+  return -1;
+}
+
+/* merchantId (admin route only), status, userId, times and the page: 0, or -1 with a 400. */
+static int parse_filters(struct http_req *req, struct txn_list_ctx *l, bool admin) {
+  if (api_page(req, &l->limit, l->cursor, sizeof l->cursor) != 0) return -1;
+  if (admin) {
+    if (api_query_str(req, "merchantId", l->merchant_id, sizeof l->merchant_id) != 0) return -1;
+    if (l->merchant_id[0] && !api_valid_id(l->merchant_id)) {
+      return bad_param(req, "merchantId", "merchantId must be 1 to 64 characters of letters, digits, '_' or '-'");
+    }
+  } else {
+    const char *mid = http_param(req, "merchantId");
+    if (!mid || !api_valid_id(mid)) {
+      http_reply_error(req, MPS_E_NOT_FOUND, "no such merchant", json_pack("{s:s}", "parameter", "merchantId"));
+      return -1;
+    }
+    snprintf(l->merchant_id, sizeof l->merchant_id, "%s", mid);
+  }
+  if (api_query_str(req, "status", l->status, sizeof l->status) != 0) return -1;
+  if (l->status[0] && !txn_status_valid(l->status)) {
+    return bad_param(req, "status", "status must be PENDING_EXTERNAL, PAID, FAILED or EXPIRED");
+  }
+  if (api_query_str(req, "userId", l->user_id, sizeof l->user_id) != 0) return -1;
+  if (l->user_id[0] && !api_valid_id(l->user_id)) {
+    return bad_param(req, "userId", "userId must be a member id (1 to 64 id characters)");
+  }
+  bool has_start = false, has_end = false;
+  if (api_query_time(req, "startTime", &l->start_ms, &has_start) != 0) return -1;
+  if (api_query_time(req, "endTime", &l->end_ms, &has_end) != 0) return -1;
+  if (!has_start) l->start_ms = 0;
+  if (!has_end) l->end_ms = INT64_MAX;
+  if (l->end_ms < l->start_ms) return bad_param(req, "endTime", "endTime must not be before startTime");
+  return 0;
+}
+
+static void emit(const struct txn *t, void *arg) {
+  json_t *item = txn_json(t);
+  if (item) json_array_append_new(((struct txn_list_ctx *)arg)->items, item);
+}
+
+static int list_run(db_conn *c, struct http_req *req) {
+  struct txn_list_ctx *l = req->ctx;
+  struct actor a = api_actor(req);
+  struct txn_filter f = {.merchant_id = l->merchant_id, .status = l->status, .member_id = l->user_id,
+                         .start_ms = l->start_ms, .end_ms = l->end_ms, .cursor = l->cursor, .limit = l->limit};
+  char next[65];
+  struct svc_error err = {0};
+  json_t *items = json_array();
+  if (!items) return DB_ERR;
+  l->items = items;
+  int rc = txn_list(c, &a, &f, emit, l, next, sizeof next, &err);
+  if (rc == SVC_OK) http_reply_json(req, 200, api_page_reply(items, next));
+  else json_decref(items);
+  return api_finish(req, rc, &err);
+}
+
+static void list(struct http_req *req, bool admin) {
+  struct txn_list_ctx *l = api_ctx(req, sizeof *l);
+  if (!l || parse_filters(req, l, admin) != 0) return;
+  http_defer(req, DB_JOB_READ, list_run);
+}
+
+void api_transactions_list(struct http_req *req) { list(req, false); }
+void api_admin_transactions_list(struct http_req *req) { list(req, true); }
+
+static void emit_event(const struct txn_event *e, void *arg) {
+  char at[40];
+  clock_rfc3339(e->at_ms, at, sizeof at);
+  json_error_t jerr;
+  json_t *details = json_loads(e->details, 0, &jerr);
+  if (!json_is_object(details)) { /* never written so; shown rather than dropped */
+    json_decref(details);
+    details = json_pack("{s:s}", "unparsed", e->details);
+  }
+  json_t *item = json_pack("{s:I, s:s, s:s, s:I, s:o}", "seq", (json_int_t)e->seq, "type", e->type, "at", at,
+                           "atMs", (json_int_t)e->at_ms, "details", details);
+  if (item) json_array_append_new(arg, item);
+}
+
+static void emit_refund(const struct txn_refund *r, void *arg) {
+  char at[40];
+  clock_rfc3339(r->created_at_ms, at, sizeof at);
+  json_t *item = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:s, s:s, s:I}", "refundId", r->id,
+                           "amount", (json_int_t)r->amount, "walletShare", (json_int_t)r->wallet_share,
+                           "externalShare", (json_int_t)r->external_share, "clawbackBonus", (json_int_t)r->clawback_bonus,
+                           "clawbackPrincipal", (json_int_t)r->clawback_principal, "unrecovered",
+                           (json_int_t)r->unrecovered, "feeReversal", (json_int_t)r->fee_reversal,
+                           "externalStatus", r->external_status, "actor", r->actor, "createdAt", at,
+                           "createdAtMs", (json_int_t)r->created_at_ms);
+  if (item) json_array_append_new(arg, item);
+}
+
+static int get_run(db_conn *c, struct http_req *req) {
+  const char *merchant_id = http_param(req, "merchantId"); /* NULL on the admin route */
+  struct actor a = api_actor(req);
+  struct txn t;
+  struct svc_error err = {0};
+  int rc = txn_get(c, &a, merchant_id, http_param(req, "paymentTxnId"), &t, &err);
+  if (rc != SVC_OK) return api_finish(req, rc, &err);
+  json_t *events = json_array(), *refunds = json_array();
+  rc = events && refunds ? txn_events(c, t.p.id, emit_event, events) : DB_ERR;
+  if (rc >= 0) rc = txn_refunds(c, t.p.id, emit_refund, refunds);
+  json_t *body = rc >= 0 ? txn_json(&t) : NULL;
+  if (!body) {
+    json_decref(events);
+    json_decref(refunds);
+    return rc < 0 ? rc : DB_ERR;
+  }
+  json_object_set_new(body, "events", events);
+  json_object_set_new(body, "refunds", refunds);
+  http_reply_json(req, 200, body);
+  return DB_JOB_COMMIT;
+}
+
+static void get(struct http_req *req) {
+  if (!api_valid_id(http_param(req, "paymentTxnId"))) {
+    http_reply_error(req, MPS_E_NOT_FOUND, "no such transaction", json_pack("{s:s}", "parameter", "paymentTxnId"));
+    return;
+  }
+  http_defer(req, DB_JOB_READ, get_run);
+}
+
+void api_transactions_get(struct http_req *req) { get(req); }
+void api_admin_transactions_get(struct http_req *req) { get(req); }
