@@ -50,7 +50,9 @@ static const db_sql q_line_insert = {
     "VALUES ($1, $2, $3, $4, $5)", NULL};
 static const db_sql q_apply = {
     "ledger_apply",
-    "UPDATE ledger_accounts SET balance = balance + normal * $2 WHERE id = $1 AND currency = $3", NULL};
+    "UPDATE ledger_accounts SET balance = balance + normal * $2 WHERE id = $1 AND currency = $3 "
+    /* far from INT64_MAX: SQLite would silently turn an overflow into a float */
+    "AND abs(balance + normal * $2) < 4000000000000000000", NULL};
 static const db_sql q_hold_insert = {
     "ledger_hold_insert",
     "INSERT INTO ledger_holds (id, account_id, amount, ref_type, ref_id, status, created_at_ms, "
@@ -150,7 +152,7 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
     int64_t changed = 0;
     db_val a[] = {db_text(lines[i].account_id), db_int(lines[i].amount), db_text(currency)};
     rc = db_run(c, &q_apply, a, 3, &changed);
-    if (rc >= 0 && changed != 1) rc = DB_ERR; /* unknown account or currency mismatch */
+    if (rc >= 0 && changed != 1) rc = DB_ERR; /* unknown account, currency mismatch or overflow */
   }
   if (rc < 0) return rc;
   if (entry_id_out) snprintf(entry_id_out, id_len, "%s", id);

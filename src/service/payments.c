@@ -200,6 +200,18 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                    int64_t order_amount, const char *store_id, int64_t pending_ttl_s,
                    struct payment *out, struct svc_error *err) {
   assert(order_amount > 0 && order_amount <= MONEY_MAX_MINOR);
+  if (store_id) { /* a till of this merchant, open for business */
+    static const db_sql q_store = {"payment_store_ok",
+        "SELECT 1 FROM stores WHERE id = $1 AND merchant_id = $2 AND status = 'ACTIVE'", NULL};
+    int64_t one = 0;
+    db_val k[] = {db_text(store_id), db_text(m->merchant_id)};
+    int src = db_query_int(c, &q_store, k, 2, &one);
+    if (src < 0) return src;
+    if (src == DB_DONE) {
+      return svc_fail(err, MPS_E_UNPROCESSABLE, json_pack("{s:s}", "field", "storeId"),
+                      "storeId '%s' is not an active store of this merchant", store_id);
+    }
+  }
   int64_t now = clock_now_ms();
   struct pay_accounts acc; /* created if new, then locked, then read: the quote sees the truth */
   int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
@@ -234,7 +246,6 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us (PostgreSQL): re-quote */
   if (rc >= 0) rc = payment_event(c, p->id, "created", NULL);
   if (rc >= 0) rc = record_state(c, a, p, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
-  (void)err;
   return rc < 0 ? rc : SVC_OK;
 }
 

@@ -1,0 +1,87 @@
+// payments.test.mjs — quote and pay through the API: the issue's worked example (wallet
+// principal 12000, bonus 3600, silver 8800; vouchers 1800 expiring in 1 h and 3000 with min
+// spend 2000 expiring in 3 days), holds for an external part, and the refusals: no
+// Idempotency-Key, fractional amounts, a member paying for another, a store of another
+// merchant. Runs on SQLite and PostgreSQL (MPS_TEST_STORE).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startStore, stopOk, call, expectStatus, envelope } from './lib/ctl.mjs';
+
+describe('quote and pay', () => {
+  let s, owner, memberToken, member, other;
+  let key = 0;
+  const k = () => ({ 'Idempotency-Key': `pay-test-${++key}` });
+  const mock = async (body) => expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body }), 200).token;
+  const grant = async (userId, body) => expectStatus(await call(s.base, 'POST', '/api/merchant/grants',
+    { token: owner, headers: k(), body: { merchantId: 'm_pay', userId, ...body } }), 201);
+  const iso = (msFromNow) => new Date(Date.now() + msFromNow).toISOString();
+
+  /** A member with the issue's wallet and vouchers. */
+  async function seededMember(phone) {
+    const id = expectStatus(await call(s.base, 'POST', '/api/merchants/m_pay/members', { token: owner, body: { phone, displayName: 'Payer' } }), 201).id;
+    expectStatus(await call(s.base, 'POST', '/api/wallet/topup', { token: owner, headers: k(), body: { merchantId: 'm_pay', userId: id, amount: 12000 } }), 201);
+    await grant(id, { type: 'BONUS', amount: 3600 });
+    await grant(id, { type: 'SILVER', amount: 8800 });
+    await grant(id, { type: 'VOUCHER', value: 1800, expiresAt: iso(3600e3) });
+    await grant(id, { type: 'VOUCHER', value: 3000, minSpend: 2000, expiresAt: iso(3 * 86400e3) });
+    return id;
+  }
+
+  before(async () => {
+    s = await startStore({ env: { MPS_DEV_MODE: '1', MPS_RATE_LOGIN_PER_MIN: '0' } });
+    const admin = await mock({ role: 'admin' });
+    for (const id of ['m_pay', 'm_else']) {
+      expectStatus(await call(s.base, 'POST', '/admin/merchants', { token: admin, body: { id, name: id, currency: 'IDR', timeZone: 'Asia/Jakarta' } }), 201);
+    }
+    owner = await mock({ role: 'OWNER', merchantId: 'm_pay' });
+    member = await seededMember('+628120000001');
+    other = await seededMember('+628120000002');
+    memberToken = await mock({ role: 'CUSTOMER', merchantId: 'm_pay', userId: member });
+  });
+  after(async () => stopOk(s));
+
+  it('quotes the worked example: 5200 and 50000', async () => {
+    const q1 = expectStatus(await call(s.base, 'POST', '/api/payment/quote', { token: memberToken, body: { merchantId: 'm_pay', userId: member, orderAmount: 5200 } }), 200);
+    assert.deepEqual(q1.deduction, { voucher: 1800, bonus: 3400, principal: 0, silver: 0, external: 0 });
+    assert.equal(q1.selectedVoucher.value, 1800);
+    assert.equal(q1.payable, 0);
+    assert.deepEqual(q1.remainingWallet, { principal: 12000, bonus: 200, silver: 8800 });
+    const q2 = expectStatus(await call(s.base, 'POST', '/api/payment/quote', { token: memberToken, body: { merchantId: 'm_pay', userId: member, orderAmount: 50000 } }), 200);
+    assert.deepEqual(q2.deduction, { voucher: 1800, bonus: 3600, principal: 12000, silver: 8800, external: 23800 });
+  });
+
+  it('pays 5200 at once; the wallet and vouchers show it; a quote writes nothing', async () => {
+    const p = expectStatus(await call(s.base, 'POST', '/api/payment/verify', { token: memberToken, headers: k(), body: { merchantId: 'm_pay', userId: member, orderAmount: 5200 } }), 200);
+    assert.equal(p.status, 'PAID');
+    assert.deepEqual(p.deduction, { voucher: 1800, bonus: 3400, principal: 0, silver: 0, external: 0 });
+    const w = expectStatus(await call(s.base, 'GET', `/api/wallet?merchantId=m_pay&userId=${member}`, { token: memberToken }), 200);
+    assert.deepEqual(w.balance, { principal: 12000, bonus: 200, silver: 8800 });
+    assert.deepEqual(w.vouchers.map((v) => v.value), [3000], 'the 1800 voucher is used; the 3000 one remains');
+  });
+
+  it('an external part holds the wallet part; the held money is not spendable twice', async () => {
+    const p = expectStatus(await call(s.base, 'POST', '/api/payment/verify', { token: owner, headers: k(), body: { merchantId: 'm_pay', userId: other, orderAmount: 50000 } }), 202);
+    assert.equal(p.status, 'PENDING_EXTERNAL');
+    assert.equal(p.paymentIntent.amount, 23800);
+    const w = expectStatus(await call(s.base, 'GET', `/api/wallet?merchantId=m_pay&userId=${other}`, { token: owner }), 200);
+    assert.deepEqual(w.held, { principal: 12000, bonus: 3600, silver: 8800 });
+    assert.deepEqual(w.available, { principal: 0, bonus: 0, silver: 0 });
+    assert.deepEqual(w.balance, { principal: 12000, bonus: 3600, silver: 8800 }, 'nothing posted before the gateway confirms');
+    const again = expectStatus(await call(s.base, 'POST', '/api/payment/verify', { token: owner, headers: k(), body: { merchantId: 'm_pay', userId: other, orderAmount: 1000 } }), 202);
+    assert.deepEqual(again.deduction, { voucher: 0, bonus: 0, principal: 0, silver: 0, external: 1000 }, 'a second payment finds nothing available (the 3000 voucher is held, the other needs 2000)');
+  });
+
+  it('refuses what must be refused, and writes nothing', async () => {
+    const body = { merchantId: 'm_pay', userId: member, orderAmount: 100 };
+    await envelope(await call(s.base, 'POST', '/api/payment/verify', { token: memberToken, body }), 400, 'BAD_REQUEST');
+    const frac = await envelope(await call(s.base, 'POST', '/api/payment/verify', { token: memberToken, headers: k(), body: { ...body, orderAmount: 52.5 } }), 400, 'VALIDATION_FAILED');
+    assert.equal(frac.error.details.field, 'orderAmount');
+    await envelope(await call(s.base, 'POST', '/api/payment/verify', { token: memberToken, headers: k(), body: { ...body, orderAmount: 0 } }), 400, 'VALIDATION_FAILED');
+    await envelope(await call(s.base, 'POST', '/api/payment/verify', { token: memberToken, headers: k(), body: { ...body, userId: other } }), 403, 'FORBIDDEN');
+    const st = expectStatus(await call(s.base, 'POST', '/api/merchants/m_else/stores', { token: await mock({ role: 'OWNER', merchantId: 'm_else' }), body: { name: 'Elsewhere' } }), 201);
+    const r = await envelope(await call(s.base, 'POST', '/api/payment/verify', { token: owner, headers: k(), body: { ...body, storeId: st.id } }), 422, 'UNPROCESSABLE');
+    assert.equal(r.error.details.field, 'storeId');
+    const w = expectStatus(await call(s.base, 'GET', `/api/wallet?merchantId=m_pay&userId=${member}`, { token: memberToken }), 200);
+    assert.deepEqual(w.balance, { principal: 12000, bonus: 200, silver: 8800 }, 'unchanged');
+  });
+});
