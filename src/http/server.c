@@ -258,12 +258,17 @@ static void dispatch(struct http_req *req) {
   req->route->handler(req);
 }
 
-static bool body_limit_exceeded_upfront(struct http_req *req) {
+/* The declared Content-Length against the limit: 0 within it (or none declared), 1 over it
+ * but small enough to drain so the client, still sending, reads a clean 413, 2 so large
+ * that the connection is answered at once and closed. */
+static int body_limit_check_upfront(struct http_req *req) {
   const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
-  if (!cl) return false;
+  if (!cl) return 0;
   char *end = NULL;
   unsigned long long n = strtoull(cl, &end, 10);
-  return end != cl && n > (unsigned long long)req->app->cfg.max_body_bytes;
+  unsigned long long limit = (unsigned long long)req->app->cfg.max_body_bytes;
+  if (end == cl || n <= limit) return 0;
+  return n > limit * DRAIN_FACTOR ? 2 : 1;
 }
 
 static int append_body(struct http_req *req, const char *data, size_t size) {
@@ -299,8 +304,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!req) return MHD_NO;
     *con_cls = req;
     req->phase = PHASE_BODY;
-    if (body_limit_exceeded_upfront(req)) {
-      req->body_too_large = true;
+    int over = body_limit_check_upfront(req);
+    if (over) req->body_too_large = true; /* drained, then 413 */
+    if (over == 2) {
       dispatch(req);
       return queue_reply(req); /* allowed before the body is read; MHD then closes */
     }

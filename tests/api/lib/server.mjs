@@ -11,7 +11,7 @@
 // handle whose stop() sends SIGTERM and reports {code, signal, stderr}. Sanitizer reports on
 // stderr (AddressSanitizer, LeakSanitizer, UBSan "runtime error:") make stop() throw.
 import { spawn, spawnSync, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -186,6 +186,26 @@ export async function startServer({ env = {}, args = [], store = STORE, dataDir,
     check();
   });
 
+  /** The store this server used, as an `mpsctl --db-url` value. */
+  function storeUrl() {
+    if (db) return db.url;
+    const i = argv.indexOf('--db-url');
+    if (i >= 0) return argv[i + 1];
+    const eq = argv.find((a) => a.startsWith('--db-url='));
+    if (eq) return eq.slice('--db-url='.length);
+    if (env.MPS_DB_URL) return env.MPS_DB_URL;
+    return `sqlite:${path.join(dataDir, 'mps.db')}`;
+  }
+
+  /** Run `mpsctl verify` on the store: null when clean, else a message with its report. */
+  function verifyStore() {
+    const url = storeUrl();
+    if (url.startsWith('sqlite:') && !existsSync(url.slice('sqlite:'.length))) return null;
+    const v = runCtl(['verify', '--db-url', url]);
+    if (v.code === 0) return null;
+    return `mpsctl verify failed (exit ${v.code}) on ${url}:\n${v.stdout}\n${v.stderr}\n--- mpsd stderr ---\n${allStderr()}`;
+  }
+
   let stopped = null;
   const server = {
     base: `http://127.0.0.1:${port}`,
@@ -214,7 +234,7 @@ export async function startServer({ env = {}, args = [], store = STORE, dataDir,
      * Send `signal` (default SIGTERM), wait for exit (default 20 s, then SIGKILL and throw).
      * Returns {code, signal, stderr, stderrLines, ms}. Throws on sanitizer output.
      */
-    async stop({ signal = 'SIGTERM', timeoutMs: stopTimeout = 20_000 } = {}) {
+    async stop({ signal = 'SIGTERM', timeoutMs: stopTimeout = 20_000, verify = true } = {}) {
       if (!stopped) {
         stopped = (async () => {
           const t0 = Date.now();
@@ -233,8 +253,13 @@ export async function startServer({ env = {}, args = [], store = STORE, dataDir,
           const ms = Date.now() - t0;
           await Promise.race([stderrClosed, new Promise((res) => setTimeout(res, 2000))]);
           if (partial) { stderrLines.push(partial); partial = ''; }
+          // Every test's store must pass `mpsctl verify` (ledger, holds, payments, audit
+          // chains) when its server stops, after a crash (SIGKILL) too. Opt out per call with
+          // stop({ verify: false }) for stores a test corrupts on purpose.
+          const verifyErr = verify && !process.env.MPS_TEST_SKIP_VERIFY ? verifyStore() : null;
           if (db) db.drop();
           if (!KEEP) rmSync(dataDir, { recursive: true, force: true });
+          if (verifyErr) throw new Error(verifyErr);
           const san = sanitizerLines(stderrLines);
           if (san.length) {
             throw new Error(`sanitizer reported problems:\n${san.join('\n')}\n--- full stderr ---\n${allStderr()}`);
