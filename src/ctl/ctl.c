@@ -1,6 +1,8 @@
 /* ctl.c — shared plumbing of mpsctl commands (see ctl.h). */
 #include "ctl/ctl.h"
 
+#include "store/migrate.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +36,20 @@ db_conn *ctl_open_store(const struct ctl *ctl) {
   char err[512] = "";
   db_conn *c = db_open(ctl->cfg.db_url, err, sizeof err);
   if (!c) fprintf(stderr, "mpsctl: cannot open the store: %s\n", err);
+  return c;
+}
+
+db_conn *ctl_open_store_migrated(const struct ctl *ctl) {
+  db_conn *c = ctl_open_store(ctl);
+  if (!c) return NULL;
+  char err[512] = "";
+  int applied = 0;
+  if (migrate_apply(c, &applied, err, sizeof err) != DB_OK) {
+    fprintf(stderr, "mpsctl: migrations failed: %s\n", err);
+    db_close(c);
+    return NULL;
+  }
+  if (applied) fprintf(stderr, "mpsctl: applied %d migration(s)\n", applied);
   return c;
 }
 

@@ -26,6 +26,9 @@ bool ctl_is_command_flag(const char *name, bool *is_switch);
 const char *ctl_flag(const struct ctl *ctl, const char *name);
 
 db_conn *ctl_open_store(const struct ctl *ctl);
+/* The same for commands that write: pending migrations are applied first, as mpsd does at
+ * start-up, so `mpsctl seed-demo` or `user create` work on a brand-new data directory. */
+db_conn *ctl_open_store_migrated(const struct ctl *ctl);
 /* Run fn in a write transaction; commit on SVC_OK, roll back otherwise; print the error.
  * Returns 0 on success, 1 on a refusal, 2 on a store error. */
 int ctl_in_transaction(db_conn *c, int (*fn)(db_conn *c, void *arg, struct svc_error *err),

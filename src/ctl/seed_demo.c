@@ -97,7 +97,7 @@ int cmd_seed_demo(struct ctl *ctl) {
     fprintf(stderr, "mpsctl seed-demo: out of memory hashing the password\n");
     return 2;
   }
-  db_conn *c = ctl_open_store(ctl);
+  db_conn *c = ctl_open_store_migrated(ctl);
   if (!c) return 2;
   int rc = ctl_in_transaction(c, seed_fn, &s);
   db_close(c);

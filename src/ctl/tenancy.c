@@ -33,7 +33,7 @@ int cmd_merchant(struct ctl *ctl) {
     fprintf(stderr, "mpsctl merchant onboard: --id and --name are required\n");
     return 2;
   }
-  db_conn *c = ctl_open_store(ctl);
+  db_conn *c = ctl_open_store_migrated(ctl);
   if (!c) return 2;
   int rc = ctl_in_transaction(c, onboard_fn, &in);
   db_close(c);
@@ -113,7 +113,7 @@ int cmd_user(struct ctl *ctl) {
     return 2;
   }
   u.in.password_hash = hash;
-  db_conn *c = ctl_open_store(ctl);
+  db_conn *c = ctl_open_store_migrated(ctl);
   if (!c) return 2;
   int rc = ctl_in_transaction(c, user_fn, &u);
   db_close(c);
