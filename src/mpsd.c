@@ -16,6 +16,7 @@
 #include "http/server.h"
 #include "store/exec.h"
 #include "store/migrate.h"
+#include "worker/expiry.h"
 
 /* METHOD, PATTERN, FILE, ROLES (kind:role,... or "public"), RATE CLASS: the routing and
  * permission table, for docs/rbac.md and the tests that check docs against it. */
@@ -77,6 +78,15 @@ static int serve(struct app *app) {
     log_error("%s", err);
     db_exec_stop(app->exec);
     return 1;
+  }
+  if (app->cfg.expiry_sweep_interval_s > 0) { /* stopped by server_shutdown, before the executor */
+    struct expiry_worker *w = expiry_worker_start(app->exec, app->cfg.expiry_sweep_interval_s, err, sizeof err);
+    if (!w || server_on_stop(app, expiry_worker_stop, w) != 0) {
+      log_error("%s", w ? "too many stop hooks" : err);
+      expiry_worker_stop(w);
+      server_shutdown(app);
+      return 1;
+    }
   }
   struct log_line l;
   log_begin(&l, LOG_INFO, "listening");

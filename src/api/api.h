@@ -55,6 +55,10 @@ void api_grants_create(struct http_req *req);
 void api_topup_create(struct http_req *req);
 void api_topup_rules_get(struct http_req *req);
 void api_topup_rules_put(struct http_req *req);
+/* api/payment_callback.c — POST /api/payment/callback (public, signed) */
+void api_payment_callback(struct http_req *req);
+/* api/expiry.c — POST /admin/transactions/expire-due */
+void api_admin_expire_due(struct http_req *req);
 /* api/auth_login.c — POST /admin/login, POST /merchant/login, GET /api/me */
 void api_admin_login(struct http_req *req);
 void api_merchant_login(struct http_req *req);

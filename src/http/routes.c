@@ -85,6 +85,10 @@ static const struct route table[] = {
     {"GET", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_get, "src/api/wallet_ops.c", MERCHANT_READ, 0},
     {"PUT", "/api/merchants/{merchantId}/topup-bonus-rules", api_topup_rules_put, "src/api/wallet_ops.c", R_M_OWNER | R_M_MANAGER | R_P_ADMIN, W},
 
+    /* money: gateway callbacks (signed, decisions.md D27) and expiry of pending payments */
+    {"POST", "/api/payment/callback", api_payment_callback, "src/api/payment_callback.c", R_PUBLIC, RATE_CALLBACK},
+    {"POST", "/admin/transactions/expire-due", api_admin_expire_due, "src/api/expiry.c", R_P_ADMIN | R_P_OPS, W},
+
     /* money: transactions (members: only their own) and the ledger, read-only */
     {"GET", "/api/merchants/{merchantId}/transactions", api_transactions_list, "src/api/transactions.c", R_MERCHANT_ALL | R_P_ADMIN | R_P_FINANCE | R_P_SUPPORT | R_P_VIEWER | R_MEMBER, 0},
     {"GET", "/api/merchants/{merchantId}/transactions/{paymentTxnId}", api_transactions_get, "src/api/transactions.c", R_MERCHANT_ALL | R_P_ADMIN | R_P_FINANCE | R_P_SUPPORT | R_P_VIEWER | R_MEMBER, 0},
