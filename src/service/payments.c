@@ -11,11 +11,6 @@
 #include "service/audit.h"
 #include "service/ledger.h"
 
-#define PAYMENT_COLS "id, merchant_id, member_id, currency, status, COALESCE(voucher_id, ''), " \
-  "COALESCE(external_txn_id, ''), order_amount, fee_amount, refunded_amount, expires_at_ms, " \
-  "created_at_ms, updated_at_ms, fee_bps, deduct_voucher, deduct_bonus, deduct_principal, " \
-  "deduct_silver, deduct_external"
-
 static const db_sql q_insert = {
     "payment_insert",
     "INSERT INTO payments (id, merchant_id, member_id, store_id, currency, order_amount, status, "
@@ -67,31 +62,33 @@ int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *
   return rc < 0 ? rc : DB_OK;
 }
 
+void payment_read_row(db_cursor *cur, struct payment *p) {
+  memset(p, 0, sizeof *p);
+  snprintf(p->id, sizeof p->id, "%s", db_col_text(cur, 0));
+  snprintf(p->merchant_id, sizeof p->merchant_id, "%s", db_col_text(cur, 1));
+  snprintf(p->member_id, sizeof p->member_id, "%s", db_col_text(cur, 2));
+  snprintf(p->currency, sizeof p->currency, "%s", db_col_text(cur, 3));
+  snprintf(p->status, sizeof p->status, "%s", db_col_text(cur, 4));
+  snprintf(p->voucher_id, sizeof p->voucher_id, "%s", db_col_text(cur, 5));
+  snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", db_col_text(cur, 6));
+  p->order_amount = db_col_int(cur, 7);
+  p->fee_amount = db_col_int(cur, 8);
+  p->refunded_amount = db_col_int(cur, 9);
+  p->expires_at_ms = db_col_int(cur, 10);
+  p->created_at_ms = db_col_int(cur, 11);
+  p->updated_at_ms = db_col_int(cur, 12);
+  p->fee_bps = (int)db_col_int(cur, 13);
+  p->d = (struct deduction){db_col_int(cur, 14), db_col_int(cur, 15), db_col_int(cur, 16),
+                            db_col_int(cur, 17), db_col_int(cur, 18)};
+}
+
 int payment_load(db_conn *c, const char *id, struct payment *p) {
   db_val k[] = {db_text(id)};
   db_cursor *cur = NULL;
   int rc = db_query(c, &q_load, k, 1, &cur);
   if (rc < 0) return rc;
   rc = db_step(cur);
-  if (rc == DB_ROW) {
-    memset(p, 0, sizeof *p);
-    snprintf(p->id, sizeof p->id, "%s", db_col_text(cur, 0));
-    snprintf(p->merchant_id, sizeof p->merchant_id, "%s", db_col_text(cur, 1));
-    snprintf(p->member_id, sizeof p->member_id, "%s", db_col_text(cur, 2));
-    snprintf(p->currency, sizeof p->currency, "%s", db_col_text(cur, 3));
-    snprintf(p->status, sizeof p->status, "%s", db_col_text(cur, 4));
-    snprintf(p->voucher_id, sizeof p->voucher_id, "%s", db_col_text(cur, 5));
-    snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", db_col_text(cur, 6));
-    p->order_amount = db_col_int(cur, 7);
-    p->fee_amount = db_col_int(cur, 8);
-    p->refunded_amount = db_col_int(cur, 9);
-    p->expires_at_ms = db_col_int(cur, 10);
-    p->created_at_ms = db_col_int(cur, 11);
-    p->updated_at_ms = db_col_int(cur, 12);
-    p->fee_bps = (int)db_col_int(cur, 13);
-    p->d = (struct deduction){db_col_int(cur, 14), db_col_int(cur, 15), db_col_int(cur, 16),
-                              db_col_int(cur, 17), db_col_int(cur, 18)};
-  }
+  if (rc == DB_ROW) payment_read_row(cur, p);
   db_reset(cur);
   return rc;
 }

@@ -63,6 +63,13 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                    struct payment *out, struct svc_error *err);
 
 int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB_DONE, < 0 */
+/* The columns every payment query selects first, in this order, and their reader. */
+#define PAYMENT_COLS "id, merchant_id, member_id, currency, status, COALESCE(voucher_id, ''), " \
+  "COALESCE(external_txn_id, ''), order_amount, fee_amount, refunded_amount, expires_at_ms, " \
+  "created_at_ms, updated_at_ms, fee_bps, deduct_voucher, deduct_bonus, deduct_principal, " \
+  "deduct_silver, deduct_external"
+#define PAYMENT_COL_COUNT 19
+void payment_read_row(db_cursor *cur, struct payment *out);
 /* Append to the payment's history. */
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
 

@@ -7,11 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define TXN_COLS \
-  "SELECT id, merchant_id, member_id, currency, status, COALESCE(voucher_id, ''), " \
-  "COALESCE(external_txn_id, ''), order_amount, fee_amount, refunded_amount, expires_at_ms, " \
-  "created_at_ms, updated_at_ms, fee_bps, deduct_voucher, deduct_bonus, deduct_principal, " \
-  "deduct_silver, deduct_external, COALESCE(store_id, '') FROM payments "
+#define TXN_COLS "SELECT " PAYMENT_COLS ", COALESCE(store_id, '') FROM payments "
 #define TXN_WHERE \
   "WHERE ($1 = '' OR status = $1) AND ($2 = '' OR member_id = $2) AND created_at_ms >= $3 " \
   "AND created_at_ms < $4 "
@@ -42,24 +38,8 @@ bool txn_status_valid(const char *s) {
 
 static void read_txn(db_cursor *cur, struct txn *t) {
   memset(t, 0, sizeof *t);
-  struct payment *p = &t->p;
-  snprintf(p->id, sizeof p->id, "%s", db_col_text(cur, 0));
-  snprintf(p->merchant_id, sizeof p->merchant_id, "%s", db_col_text(cur, 1));
-  snprintf(p->member_id, sizeof p->member_id, "%s", db_col_text(cur, 2));
-  snprintf(p->currency, sizeof p->currency, "%s", db_col_text(cur, 3));
-  snprintf(p->status, sizeof p->status, "%s", db_col_text(cur, 4));
-  snprintf(p->voucher_id, sizeof p->voucher_id, "%s", db_col_text(cur, 5));
-  snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", db_col_text(cur, 6));
-  p->order_amount = db_col_int(cur, 7);
-  p->fee_amount = db_col_int(cur, 8);
-  p->refunded_amount = db_col_int(cur, 9);
-  p->expires_at_ms = db_col_int(cur, 10);
-  p->created_at_ms = db_col_int(cur, 11);
-  p->updated_at_ms = db_col_int(cur, 12);
-  p->fee_bps = (int)db_col_int(cur, 13);
-  p->d = (struct deduction){db_col_int(cur, 14), db_col_int(cur, 15), db_col_int(cur, 16),
-                            db_col_int(cur, 17), db_col_int(cur, 18)};
-  snprintf(t->store_id, sizeof t->store_id, "%s", db_col_text(cur, 19));
+  payment_read_row(cur, &t->p);
+  snprintf(t->store_id, sizeof t->store_id, "%s", db_col_text(cur, PAYMENT_COL_COUNT));
 }
 
 static bool is_member(const struct actor *a) { return a->p && a->p->kind == PRINCIPAL_MEMBER; }
