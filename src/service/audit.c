@@ -57,23 +57,28 @@ static void entry_hash(const struct audit_fields *f, char out[HASH_HEX_LEN]) {
   sodium_bin2hex(out, HASH_HEX_LEN, digest, sizeof digest);
 }
 
-static int head_lock(db_conn *c, const char *chain, int64_t *seq, char hash[HASH_HEX_LEN]) {
-  db_val a[] = {db_text(chain)};
-  int rc = db_run(c, &q_head_init, a, 1, NULL);
-  if (rc < 0) return rc;
+static int head_get(db_conn *c, const db_val *a, int64_t *seq, char hash[HASH_HEX_LEN]) {
   db_cursor *cur = NULL;
-  rc = db_query(c, &q_head_get, a, 1, &cur);
+  int rc = db_query(c, &q_head_get, a, 1, &cur);
   if (rc < 0) return rc;
   rc = db_step(cur);
   if (rc == DB_ROW) {
     *seq = db_col_int(cur, 0);
     snprintf(hash, HASH_HEX_LEN, "%s", db_col_text(cur, 1));
-    rc = DB_OK;
-  } else if (rc == DB_DONE) {
-    rc = DB_ERR;
   }
   db_reset(cur);
   return rc;
+}
+
+/* The chain's head, locked (PostgreSQL) for this transaction; created on a chain's first entry. */
+static int head_lock(db_conn *c, const char *chain, int64_t *seq, char hash[HASH_HEX_LEN]) {
+  db_val a[] = {db_text(chain)};
+  int rc = head_get(c, a, seq, hash);
+  if (rc != DB_DONE) return rc == DB_ROW ? DB_OK : rc;
+  rc = db_run(c, &q_head_init, a, 1, NULL);
+  if (rc < 0) return rc;
+  rc = head_get(c, a, seq, hash);
+  return rc == DB_ROW ? DB_OK : (rc < 0 ? rc : DB_ERR);
 }
 
 int audit_append(db_conn *c, const struct audit_record *r) {

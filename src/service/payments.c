@@ -54,9 +54,15 @@ int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *
   db_val k[] = {db_text(payment_id)};
   int rc = db_query_int(c, &q_event_seq, k, 1, &seq);
   if (rc < 0) return rc;
+  return payment_event_at(c, payment_id, seq + 1, type, details);
+}
+
+int payment_event_at(db_conn *c, const char *payment_id, int64_t seq, const char *type, json_t *details) {
+  assert(seq >= 1);
+  int rc;
   char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}"); /* no leaked {} */
   if (!text) return DB_ERR;
-  db_val v[] = {db_text(payment_id), db_int(seq + 1), db_text(type), db_int(clock_now_ms()), db_text(text)};
+  db_val v[] = {db_text(payment_id), db_int(seq), db_text(type), db_int(clock_now_ms()), db_text(text)};
   rc = db_run(c, &q_event, v, 5, NULL);
   free(text);
   return rc < 0 ? rc : DB_OK;
@@ -106,10 +112,8 @@ json_t *payment_json(const struct payment *p) {
                    "expiresAtMs", (json_int_t)p->expires_at_ms, "createdAtMs", (json_int_t)p->created_at_ms);
 }
 
-int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
-                  struct wallet_view *wallet, struct quote *out) {
-  int rc = wallet_load(c, m, now_ms, wallet);
-  if (rc < 0) return rc;
+static void quote_wallet(const struct wallet_view *wallet, int64_t order_amount, int64_t now_ms,
+                         struct quote *out) {
   struct voucher_offer offers[WALLET_MAX_VOUCHERS];
   for (int i = 0; i < wallet->voucher_count; i++) {
     const struct wallet_voucher *v = &wallet->vouchers[i];
@@ -118,6 +122,13 @@ int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, i
                                        .active = strcmp(v->status, "ACTIVE") == 0};
   }
   money_quote(order_amount, &wallet->available, offers, (size_t)wallet->voucher_count, now_ms, out);
+}
+
+int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
+                  struct wallet_view *wallet, struct quote *out) {
+  int rc = wallet_load(c, m, now_ms, wallet);
+  if (rc < 0) return rc;
+  quote_wallet(wallet, order_amount, now_ms, out);
   return DB_OK;
 }
 
@@ -126,16 +137,82 @@ struct pay_accounts {
   struct ledger_account principal, bonus, silver, payable, marketing, fee_income, clearing;
 };
 
+static const db_sql q_pay_accounts = {
+    "pay_accounts",
+    "SELECT id, owner_kind, kind, normal, balance, held FROM ledger_accounts WHERE currency = $3 AND ("
+    "(owner_kind = 'member' AND owner_id = $1) OR (owner_kind = 'merchant' AND owner_id = $2) OR "
+    "(owner_kind = 'platform' AND owner_id = 'platform'))", NULL};
+
+/* Where a row of q_pay_accounts belongs in struct pay_accounts, or NULL. */
+static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner, const char *kind) {
+  static const struct { const char *owner, *kind; size_t off; } map[] = {
+      {"member", "principal", offsetof(struct pay_accounts, principal)},
+      {"member", "bonus", offsetof(struct pay_accounts, bonus)},
+      {"member", "silver", offsetof(struct pay_accounts, silver)},
+      {"merchant", "payable", offsetof(struct pay_accounts, payable)},
+      {"merchant", "marketing", offsetof(struct pay_accounts, marketing)},
+      {"platform", "fee_income", offsetof(struct pay_accounts, fee_income)},
+      {"platform", "gateway_clearing", offsetof(struct pay_accounts, clearing)},
+  };
+  for (size_t i = 0; i < sizeof map / sizeof map[0]; i++) {
+    if (strcmp(map[i].owner, owner) == 0 && strcmp(map[i].kind, kind) == 0) {
+      return (struct ledger_account *)((char *)a + map[i].off);
+    }
+  }
+  return NULL;
+}
+
+/* All seven accounts in one query (the hot path: they exist after a member's first top-up);
+ * any that do not exist yet are created one by one. */
 static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *member_id,
                              const char *currency, struct pay_accounts *a) {
-  int rc = ledger_account(c, ACC_PRINCIPAL, merchant_id, member_id, currency, &a->principal);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_BONUS, merchant_id, member_id, currency, &a->bonus);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_SILVER, merchant_id, member_id, currency, &a->silver);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_PAYABLE, merchant_id, merchant_id, currency, &a->payable);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_MARKETING, merchant_id, merchant_id, currency, &a->marketing);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_FEE_INCOME, merchant_id, NULL, currency, &a->fee_income);
-  if (rc == DB_OK) rc = ledger_account(c, ACC_GATEWAY_CLEARING, merchant_id, NULL, currency, &a->clearing);
-  return rc;
+  memset(a, 0, sizeof *a);
+  db_val k[] = {db_text(member_id), db_text(merchant_id), db_text(currency)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &q_pay_accounts, k, 3, &cur);
+  if (rc < 0) return rc;
+  for (int i = 0; i < 16 && (rc = db_step(cur)) == DB_ROW; i++) {
+    struct ledger_account *acc = slot_of(a, db_col_text(cur, 1), db_col_text(cur, 2));
+    if (!acc) continue;
+    snprintf(acc->id, sizeof acc->id, "%s", db_col_text(cur, 0));
+    acc->normal = (int)db_col_int(cur, 3);
+    acc->balance = db_col_int(cur, 4);
+    acc->held = db_col_int(cur, 5);
+  }
+  db_reset(cur);
+  if (rc < 0) return rc;
+  static const struct { enum ledger_kind kind; size_t off; bool member; } need[] = {
+      {ACC_PRINCIPAL, offsetof(struct pay_accounts, principal), true},
+      {ACC_BONUS, offsetof(struct pay_accounts, bonus), true},
+      {ACC_SILVER, offsetof(struct pay_accounts, silver), true},
+      {ACC_PAYABLE, offsetof(struct pay_accounts, payable), false},
+      {ACC_MARKETING, offsetof(struct pay_accounts, marketing), false},
+      {ACC_FEE_INCOME, offsetof(struct pay_accounts, fee_income), false},
+      {ACC_GATEWAY_CLEARING, offsetof(struct pay_accounts, clearing), false},
+  };
+  for (size_t i = 0; i < sizeof need / sizeof need[0]; i++) {
+    struct ledger_account *acc = (struct ledger_account *)((char *)a + need[i].off);
+    if (acc->id[0]) continue;
+    rc = ledger_account(c, need[i].kind, merchant_id, need[i].member ? member_id : merchant_id, currency, acc);
+    if (rc < 0) return rc;
+  }
+  return DB_OK;
+}
+
+/* The quote from balances already read in this transaction (SQLite's single writer). */
+static int quote_from_accounts(db_conn *c, const struct money_ctx *m, const struct pay_accounts *a,
+                               int64_t order_amount, int64_t now_ms, struct wallet_view *w,
+                               struct quote *q) {
+  memset(w, 0, sizeof *w);
+  w->balance = (struct wallet_balances){a->principal.balance, a->bonus.balance, a->silver.balance};
+  w->held = (struct wallet_balances){a->principal.held, a->bonus.held, a->silver.held};
+  w->available = (struct wallet_balances){a->principal.balance - a->principal.held,
+                                          a->bonus.balance - a->bonus.held,
+                                          a->silver.balance - a->silver.held};
+  int rc = wallet_vouchers_load(c, m, now_ms, w);
+  if (rc < 0) return rc;
+  quote_wallet(w, order_amount, now_ms, q);
+  return DB_OK;
 }
 
 /* The PAYMENT entry (what the member gave, from which buckets) and the FEE entry. */
@@ -167,10 +244,15 @@ static int audit_payment(db_conn *c, const struct actor *a, const struct payment
   return rc;
 }
 
-static int record_state(db_conn *c, const struct actor *a, const struct payment *p, const char *event,
-                        const char *topic, const char *audit_action) {
+/* seq: the event's place in the history when the caller knows it, 0 to append. */
+static int record_state(db_conn *c, const struct actor *a, const struct payment *p, int64_t seq,
+                        const char *event, const char *topic, const char *audit_action) {
+  /* the history row records the change; the outbox carries the whole payment to consumers */
+  json_t *change = json_pack("{s:s, s:I, s:I}", "status", p->status, "orderAmount",
+                             (json_int_t)p->order_amount, "external", (json_int_t)p->d.external);
+  int rc = seq ? payment_event_at(c, p->id, seq, event, change) : payment_event(c, p->id, event, change);
+  json_decref(change);
   json_t *pj = payment_json(p);
-  int rc = payment_event(c, p->id, event, pj);
   if (rc >= 0) rc = outbox_add(c, p->merchant_id, topic, p->id, pj);
   json_decref(pj);
   if (rc >= 0) rc = audit_payment(c, a, p, audit_action);
@@ -210,12 +292,19 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
     }
   }
   int64_t now = clock_now_ms();
-  struct pay_accounts acc; /* created if new, then locked, then read: the quote sees the truth */
+  /* The quote must see the balances as they are inside this transaction. On SQLite the
+   * single writer already serialises, so the balances just read are the truth; on PostgreSQL
+   * the member's accounts are locked first and read again under the lock (D22). */
+  struct pay_accounts acc;
   int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
-  if (rc >= 0) rc = ledger_lock_owner(c, m->member_id);
   struct wallet_view w;
   struct quote q;
-  if (rc >= 0) rc = payment_quote(c, m, order_amount, now, &w, &q);
+  if (rc >= 0 && db_conn_kind(c) == DB_POSTGRES) {
+    rc = ledger_lock_owner(c, m->member_id);
+    if (rc >= 0) rc = payment_quote(c, m, order_amount, now, &w, &q);
+  } else if (rc >= 0) {
+    rc = quote_from_accounts(c, m, &acc, order_amount, now, &w, &q);
+  }
   if (rc < 0) return rc;
   struct payment *p = out;
   memset(p, 0, sizeof *p);
@@ -241,8 +330,8 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   }
   if (rc >= 0) rc = paid ? post_payment(c, p, &acc, p->fee_amount) : hold_wallet(c, p, &acc);
   if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us (PostgreSQL): re-quote */
-  if (rc >= 0) rc = payment_event(c, p->id, "created", NULL);
-  if (rc >= 0) rc = record_state(c, a, p, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
+  if (rc >= 0) rc = payment_event_at(c, p->id, 1, "created", NULL); /* a new payment: seq 1 */
+  if (rc >= 0) rc = record_state(c, a, p, 2, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
   return rc < 0 ? rc : SVC_OK;
 }
 
@@ -271,7 +360,7 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
   snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", external_txn_id);
   p->fee_amount = fee;
   p->updated_at_ms = now;
-  rc = record_state(c, a, p, "paid", "payment.paid", "PAYMENT_SETTLE");
+  rc = record_state(c, a, p, 0, "paid", "payment.paid", "PAYMENT_SETTLE");
   return rc < 0 ? rc : SVC_OK;
 }
 
@@ -295,7 +384,7 @@ int payment_release(db_conn *c, const struct actor *a, struct payment *p, const 
   snprintf(p->status, sizeof p->status, "%s", status);
   p->updated_at_ms = now;
   bool failed = strcmp(status, "FAILED") == 0;
-  rc = record_state(c, a, p, failed ? "failed" : "expired", failed ? "payment.failed" : "payment.expired",
+  rc = record_state(c, a, p, 0, failed ? "failed" : "expired", failed ? "payment.failed" : "payment.expired",
                     failed ? "PAYMENT_FAIL" : "PAYMENT_EXPIRE");
   (void)reason;
   return rc < 0 ? rc : SVC_OK;

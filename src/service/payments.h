@@ -44,6 +44,8 @@ struct wallet_view {
 };
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
+/* Only the usable vouchers of the wallet (balances left as they are). */
+int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
 
 struct payment {
   char id[65], merchant_id[65], member_id[65], currency[4], status[20], voucher_id[65];
@@ -70,8 +72,9 @@ int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB
   "deduct_silver, deduct_external"
 #define PAYMENT_COL_COUNT 19
 void payment_read_row(db_cursor *cur, struct payment *out);
-/* Append to the payment's history. */
+/* Append to the payment's history (the next seq), or at a seq the caller knows. */
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
+int payment_event_at(db_conn *c, const char *payment_id, int64_t seq, const char *type, json_t *details);
 
 /* PENDING_EXTERNAL -> PAID: end the holds, post what was held plus the external part from
  * gateway clearing, book the fee. */

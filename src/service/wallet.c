@@ -72,9 +72,14 @@ int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wa
   out->available = (struct wallet_balances){out->balance.principal - out->held.principal,
                                             out->balance.bonus - out->held.bonus,
                                             out->balance.silver - out->held.silver};
+  return wallet_vouchers_load(c, m, now_ms, out);
+}
+
+int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
+  out->voucher_count = 0;
   db_val v[] = {db_text(m->merchant_id), db_text(m->member_id), db_int(now_ms), db_int(WALLET_MAX_VOUCHERS)};
   db_cursor *cur = NULL;
-  rc = db_query(c, &q_vouchers, v, 4, &cur);
+  int rc = db_query(c, &q_vouchers, v, 4, &cur);
   if (rc < 0) return rc;
   while ((rc = db_step(cur)) == DB_ROW && out->voucher_count < WALLET_MAX_VOUCHERS) {
     struct wallet_voucher *w = &out->vouchers[out->voucher_count++];
