@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -374,8 +375,25 @@ static void sq_explain(const char *path, char *err, size_t err_len, const char *
   }
 }
 
+/* Process-wide SQLite settings, once, before its first use: no memory statistics (their
+ * global mutex is taken on every allocation and showed up in profiles), and the
+ * multi-thread mode that fits one connection per thread. */
+static int sq_global_rc = SQLITE_OK;
+static void sq_global_init(void) {
+  sq_global_rc = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  if (sq_global_rc == SQLITE_OK) sq_global_rc = sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  if (sq_global_rc == SQLITE_MISUSE) sq_global_rc = SQLITE_OK; /* already initialised elsewhere */
+  if (sq_global_rc == SQLITE_OK) sq_global_rc = sqlite3_initialize();
+}
+
 db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
   assert(path != NULL && path[0] != '\0');
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, sq_global_init);
+  if (sq_global_rc != SQLITE_OK) {
+    db_fmt_err(err, err_len, "sqlite cannot initialise: %s", sqlite3_errstr(sq_global_rc));
+    return NULL;
+  }
   bool created = sq_file_missing(path);
   struct sq_conn *s = calloc(1, sizeof *s);
   if (s == NULL) {
