@@ -259,7 +259,20 @@ describe(`HTTP platform (${STORE})`, () => {
       await expectEnvelope(res, 404, 'NOT_FOUND');
     });
 
-    it('a non-JSON body to a JSON route → 415 UNSUPPORTED_MEDIA_TYPE', { todo: 'no JSON-body routes yet' }, () => {});
+    it('a non-JSON body to a JSON route → 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/jsonx']) {
+        const res = await fetch(`${s.base}/admin/login`, {
+          method: 'POST', headers: { 'Content-Type': type }, body: 'email=a@b.c&password=x',
+        });
+        const body = await expectEnvelope(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
+        assert.equal(body.error.details.content_type, type);
+      }
+      const ok = await fetch(`${s.base}/admin/login`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json; charset=utf-8' },
+        body: JSON.stringify({ email: 'nobody@x.test', password: 'wrong-password' }),
+      });
+      await expectEnvelope(ok, 401, 'UNAUTHORIZED'); // parameters after the media type are fine
+    });
   });
 
   describe('robustness', () => {
