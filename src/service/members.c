@@ -87,10 +87,7 @@ static int validate(const char *display_name, const char *status, struct svc_err
 
 static int audit(db_conn *c, const struct actor *a, const char *action, const struct member *m,
                  json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = m->merchant_id,
-                           .action = action, .target = m->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "cli", .details = details};
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, m->merchant_id, action, m->id, details);
   json_decref(details);
   return rc;
 }

@@ -114,10 +114,7 @@ int merchant_validate(const struct merchant_input *in, struct svc_error *err) {
 
 static int audit(db_conn *c, const struct actor *a, const char *action, const struct merchant *m,
                  json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = m->id,
-                           .action = action, .target = m->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "cli", .details = details};
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, m->id, action, m->id, details);
   json_decref(details);
   return rc;
 }

@@ -233,13 +233,9 @@ static int post_payment(db_conn *c, const struct payment *p, const struct pay_ac
 }
 
 static int audit_payment(db_conn *c, const struct actor *a, const struct payment *p, const char *action) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = p->merchant_id,
-                           .action = action, .target = p->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "system"};
   json_t *d = json_pack("{s:s, s:I, s:s, s:I}", "userId", p->member_id, "orderAmount", (json_int_t)p->order_amount,
                         "status", p->status, "external", (json_int_t)p->d.external);
-  r.details = d;
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, p->merchant_id, action, p->id, d);
   json_decref(d);
   return rc;
 }

@@ -1,6 +1,8 @@
 /* service.c — shared service-layer helpers (see service.h). */
 #include "service/service.h"
 
+#include "service/audit.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,3 +32,11 @@ int svc_scope(const struct actor *a, const char *merchant_id, struct svc_error *
 
 const char *actor_id(const struct actor *a) { return a->p ? a->p->subject : "system"; }
 const char *actor_role(const struct actor *a) { return a->p ? a->p->role->name : "system"; }
+
+int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+              const char *target, json_t *details) {
+  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = merchant_id,
+                           .action = action, .target = target ? target : "", .status = "SUCCESS",
+                           .request_id = a->request_id ? a->request_id : "system", .details = details};
+  return audit_append(c, &r);
+}

@@ -39,6 +39,11 @@ void svc_error_clear(struct svc_error *err);
  * SVC_OK or SVC_DENIED (err set). */
 int svc_scope(const struct actor *a, const char *merchant_id, struct svc_error *err);
 
+/* Append a SUCCESS audit entry for what the actor did to target (in the caller's
+ * transaction; details borrowed, may be NULL). DB_OK or < 0. */
+int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+              const char *target, json_t *details);
+
 /* Audit helpers: the actor's fields for an audit record. */
 const char *actor_id(const struct actor *a);
 const char *actor_role(const struct actor *a);

@@ -98,10 +98,7 @@ static int validate(const char *name, const char *address, const char *status, s
 
 static int audit(db_conn *c, const struct actor *a, const char *action, const struct store *s,
                  json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = s->merchant_id,
-                           .action = action, .target = s->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "cli", .details = details};
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, s->merchant_id, action, s->id, details);
   json_decref(details);
   return rc;
 }

@@ -119,10 +119,7 @@ static int serial_conflict(struct svc_error *err, const char *serial_no) {
 
 static int audit(db_conn *c, const struct actor *a, const char *action, const struct terminal *t,
                  json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = t->merchant_id,
-                           .action = action, .target = t->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "cli", .details = details};
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, t->merchant_id, action, t->id, details);
   json_decref(details);
   return rc;
 }

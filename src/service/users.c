@@ -97,10 +97,7 @@ int user_validate(const struct user_input *in, struct svc_error *err) {
 }
 
 static int audit_user(db_conn *c, const struct actor *a, const char *action, const struct user *u, json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = u->merchant_id,
-                           .action = action, .target = u->id, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "cli", .details = details};
-  int rc = audit_append(c, &r);
+  int rc = svc_audit(c, a, u->merchant_id, action, u->id, details);
   json_decref(details);
   return rc;
 }

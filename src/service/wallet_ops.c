@@ -37,15 +37,6 @@ static const db_sql q_rules_clear = {"topup_rules_clear", "DELETE FROM topup_bon
 static const db_sql q_rule_insert = {
     "topup_rule_insert", "INSERT INTO topup_bonus_rules (merchant_id, min_amount, bonus_amount) VALUES ($1, $2, $3)", NULL};
 
-static int audit_money(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
-                       const char *target, json_t *details) {
-  struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = merchant_id,
-                           .action = action, .target = target, .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "system", .details = details};
-  int rc = audit_append(c, &r);
-  return rc;
-}
-
 /* Dr marketing, Cr the member's bucket: the merchant pays for what it gives away. */
 static int credit_gift(db_conn *c, const struct money_ctx *m, enum ledger_kind bucket, int64_t amount,
                        const char *ref_type, const char *ref_id, const char *memo) {
@@ -88,7 +79,7 @@ int grant_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   json_t *d = json_pack("{s:s, s:s, s:I, s:s?}", "userId", m->member_id, "type", in->type, "amount", (json_int_t)in->amount,
                         "voucherId", voucher ? out->voucher_id : NULL);
   if (rc >= 0) rc = outbox_add(c, m->merchant_id, "grant.created", out->id, d);
-  if (rc >= 0) rc = audit_money(c, a, m->merchant_id, "GRANT", out->id, d);
+  if (rc >= 0) rc = svc_audit(c, a, m->merchant_id, "GRANT", out->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
@@ -127,7 +118,7 @@ int topup_rules_set(db_conn *c, const struct actor *a, const char *merchant_id,
     rc = db_run(c, &q_rule_insert, v, 3, NULL);
   }
   json_t *d = json_pack("{s:i}", "rules", count);
-  if (rc >= 0) rc = audit_money(c, a, merchant_id, "TOPUP_RULES_SET", merchant_id, d);
+  if (rc >= 0) rc = svc_audit(c, a, merchant_id, "TOPUP_RULES_SET", merchant_id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
@@ -197,7 +188,7 @@ int topup_create(db_conn *c, const struct actor *a, const struct money_ctx *m, i
   if (rc >= 0 && cash) rc = post_topup(c, t);
   json_t *d = topup_json(t);
   if (rc >= 0) rc = outbox_add(c, t->merchant_id, cash ? "topup.succeeded" : "topup.pending", t->id, d);
-  if (rc >= 0) rc = audit_money(c, a, t->merchant_id, "TOPUP", t->id, d);
+  if (rc >= 0) rc = svc_audit(c, a, t->merchant_id, "TOPUP", t->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
@@ -241,7 +232,7 @@ static int topup_finish(db_conn *c, const struct actor *a, struct topup *t, cons
   if (rc >= 0 && ok) rc = post_topup(c, t);
   json_t *d = topup_json(t);
   if (rc >= 0) rc = outbox_add(c, t->merchant_id, ok ? "topup.succeeded" : "topup.failed", t->id, d);
-  if (rc >= 0) rc = audit_money(c, a, t->merchant_id, ok ? "TOPUP_SETTLE" : "TOPUP_FAIL", t->id, d);
+  if (rc >= 0) rc = svc_audit(c, a, t->merchant_id, ok ? "TOPUP_SETTLE" : "TOPUP_FAIL", t->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
