@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--store sqlite|postgres|both] [--duration 10] [--connections 64]
 #                [--members 1000] [--threads 2] [--warmup 2] [--build-dir DIR]
-#                [--tool wrk|loadgen] [--profile] [--keep] [--smoke]
+#                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--smoke]
 #
 # Per store: a fresh store (SQLite in a temp dir, or a throwaway PostgreSQL cluster from
 # scripts/pg-throwaway.sh), seeded through the services by bench/seed.c; then
@@ -12,7 +12,9 @@
 #   (a) pay         mpsd + wrk -s bench/pay.lua: POST /api/payment/verify, PAID at once
 #   (b) ext         mpsd + bench/loadgen --mode ext: external payment (202) + signed callback
 #   (c) read        mpsd + wrk -s bench/reads.lua: quote, wallet, transaction list
-# then mpsd stops and `mpsctl verify` checks the books. Prints a table, writes
+# then mpsd stops and `mpsctl verify` checks the books. On PostgreSQL every step starts
+# with ANALYZE (what autovacuum does on a running server; a 10 s burst outruns its 1 min
+# naptime and the planner would work from no statistics); --no-analyze leaves it out. Prints a table, writes
 # bench/results/<UTC timestamp>.json. --profile records mpsd with perf during (a) on SQLite.
 # --smoke: 2 s per workload, 8 connections, 20 members, SQLite only, no warm-up; exits 1
 # when any workload had an error or no throughput, or the books do not verify.
@@ -20,7 +22,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STORE=both DURATION=10 CONNS=64 MEMBERS=1000 THREADS=2 WARMUP=2 BUILD_DIR="$REPO/build"
-TOOL=auto PROFILE=0 KEEP=0 SMOKE=0
+TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789abcdef"
 CALLBACK_SECRET="bench-callback-secret-0123456789"
 
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
     --tool) TOOL="$2"; shift 2 ;;
     --profile) PROFILE=1; shift ;;
     --keep) KEEP=1; shift ;;
+    --no-analyze) ANALYZE=0; shift ;;
     --smoke) SMOKE=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; usage 2 ;;
@@ -218,6 +221,14 @@ profile_finish() { # profile_finish RESULT_BASE — where mpsd's time goes, as t
   say "profile: ${out#"$REPO"/} (perf data: ${1#"$REPO"/}-perf-sqlite-pay.data)"
 }
 
+pg_analyze() { # pg_analyze URL — fresh planner statistics (see the top of this file)
+  [ "$ANALYZE" = 1 ] || return 0
+  local psql_bin
+  psql_bin="$(command -v psql || true)"
+  [ -n "$psql_bin" ] || { say "psql not found: no ANALYZE"; return 0; }
+  "$psql_bin" "$1" -qAt -v ON_ERROR_STOP=1 -c ANALYZE >/dev/null || say "ANALYZE failed"
+}
+
 VERIFY_NOTES=()
 run_store() { # run_store sqlite|postgres
   local store="$1" dir="$TMP/$1" url
@@ -231,6 +242,7 @@ run_store() { # run_store sqlite|postgres
   say "$store: seeding $MEMBERS funded members (+ $MEMBERS for external payments)"
   clean_env "$BIN/seed" --db-url "$url" --out "$dir" --members "$MEMBERS" || die "seed failed"
 
+  [ "$store" = sqlite ] || pg_analyze "$url"
   say "$store: storage limit (in process, $CONNS outstanding jobs, ${DURATION}s)"
   add_row "$store" "$(clean_env "$BIN/storage_limit" --db-url "$url" --seed "$dir" --duration "$DURATION" \
     --warmup "$WARMUP" --concurrency "$CONNS" --store "$store")"
@@ -240,6 +252,7 @@ run_store() { # run_store sqlite|postgres
   token="$(login)"
   [ -n "$token" ] || die "no token from /merchant/login"
 
+  [ "$store" = sqlite ] || pg_analyze "$url"
   say "$store: (a) PAID payments, $TOOL, $CONNS connections, ${DURATION}s"
   if [ "$TOOL" = wrk ]; then
     if [ "$WARMUP" != 0 ]; then wrk_run warmup "$store" pay.lua "$WARMUP" "$dir" "$token" >/dev/null; fi
@@ -252,11 +265,13 @@ run_store() { # run_store sqlite|postgres
     profile_finish "$RESULT_BASE"
   fi
 
+  [ "$store" = sqlite ] || pg_analyze "$url"
   say "$store: (b) external payments + signed callbacks, loadgen, ${DURATION}s"
   local line
   while IFS= read -r line; do add_row "$store" "$line"; done \
     < <(loadgen_run ext "$store" "$DURATION" "$WARMUP" "$dir" "$token")
 
+  [ "$store" = sqlite ] || pg_analyze "$url"
   say "$store: (c) reads (quote, wallet, transactions), $TOOL, ${DURATION}s"
   if [ "$TOOL" = wrk ]; then
     if [ "$WARMUP" != 0 ]; then wrk_run warmup "$store" reads.lua "$WARMUP" "$dir" "$token" >/dev/null; fi
@@ -308,6 +323,7 @@ REV="$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)"
 DIRTY="$(git -C "$REPO" status --porcelain -- src 2>/dev/null | head -c1)"
 [ -z "$DIRTY" ] || REV="$REV+dirty-src"
 CMD="bench/run.sh --store $STORE --duration $DURATION --connections $CONNS --members $MEMBERS"
+if [ "$ANALYZE" = 0 ]; then CMD="$CMD --no-analyze"; fi
 if [ "$SMOKE" = 1 ]; then CMD="bench/run.sh --smoke"; fi
 
 REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" -v smoke="$SMOKE" -v conns="$CONNS" '
@@ -365,8 +381,9 @@ RATIOS="$(awk '
 {
   printf '{"timestamp":"%s","revision":"%s","command":"%s","machine":{"nproc":%s,"cpu":"%s","kernel":"%s"},' \
     "$STAMP" "$REV" "$CMD" "$(nproc)" "${CPU//\"/}" "$(uname -sr)"
-  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","smoke":%s},' \
-    "$STORE" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" "$MEMBERS" "$TOOL" "$([ "$SMOKE" = 1 ] && echo true || echo false)"
+  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"smoke":%s},' \
+    "$STORE" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" "$MEMBERS" "$TOOL" "$([ "$ANALYZE" = 1 ] && echo true || echo false)" \
+    "$([ "$SMOKE" = 1 ] && echo true || echo false)"
   printf '"wall_seconds":%d,"http_vs_in_process":{%s},"rows":[' "$((T_END - T_START))" "$RATIOS"
   paste -sd, "$ROWS"
   printf ']}\n'
