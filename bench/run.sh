@@ -190,13 +190,13 @@ loadgen_run() { # loadgen_run MODE STORE DURATION WARMUP SEED TOKEN
 profile_run() { # profile_run SEED TOKEN — an extra, unmeasured (a) with perf attached to mpsd
   [ "$PROFILE" = 1 ] || return 0
   if ! command -v perf >/dev/null 2>&1; then say "perf is not installed: no profile (apt-get install linux-perf)"; return 0; fi
-  local secs=5
-  say "sqlite: profiling mpsd under (a) for ${secs}s (perf record -e cpu-clock -g; not measured)"
-  ( sleep 1; exec perf record -e cpu-clock -F 999 -g -p "$MPSD_PID" -o "$TMP/perf.data" -- sleep "$secs" ) \
+  PROFILE_SECS=5
+  say "sqlite: profiling mpsd under (a) for ${PROFILE_SECS}s (perf record -e cpu-clock -g; not measured)"
+  ( sleep 1; exec perf record -e cpu-clock -F 999 -g -p "$MPSD_PID" -o "$TMP/perf.data" -- sleep "$PROFILE_SECS" ) \
     >"$TMP/perf-record.log" 2>&1 &
   PERF_PID=$!
-  if [ "$TOOL" = wrk ]; then wrk_run profile sqlite pay.lua $((secs + 2)) "$1" "$2" >/dev/null
-  else loadgen_run pay sqlite $((secs + 2)) 0 "$1" "$2" >/dev/null; fi
+  if [ "$TOOL" = wrk ]; then wrk_run profile sqlite pay.lua $((PROFILE_SECS + 2)) "$1" "$2" >/dev/null
+  else loadgen_run pay sqlite $((PROFILE_SECS + 2)) 0 "$1" "$2" >/dev/null; fi
 }
 
 profile_finish() { # profile_finish RESULT_BASE — where mpsd's time goes, as text files
@@ -211,8 +211,11 @@ profile_finish() { # profile_finish RESULT_BASE — where mpsd's time goes, as t
     "${rep[@]}" --no-children --sort symbol,dso 2>/dev/null | grep -E '^ +[0-9]' | head -n 40 || true
     echo "## self time by library"
     "${rep[@]}" --no-children --sort dso 2>/dev/null | grep -E '^ +[0-9]' | head -n 15 || true
-    echo "## self time by thread (libmicrohttpd names its workers MHD-worker; the store threads show as mpsd)"
-    "${rep[@]}" --no-children --sort pid 2>/dev/null | grep -E '^ +[0-9]' | head -n 15 || true
+    echo "## samples by thread (999 Hz for ${PROFILE_SECS:-5} s: ~$((999 * ${PROFILE_SECS:-5})) samples = one core busy all the time)"
+    echo "## (MHD-worker: libmicrohttpd's event threads; mpsd: the store threads, the SQLite writer first)"
+    perf script -i "$TMP/perf.data" -F comm,tid 2>/dev/null |
+      awk '{n[$NF] = $0; c[$NF]++; t++} END {for (k in c) printf "%8d  %5.1f%%  %s\n", c[k], 100 * c[k] / t, n[k]}' |
+      sort -rn | head -n 12 || true
     echo "## inclusive time (children) of named functions >= 2%"
     "${rep[@]}" --children --sort symbol --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' |
       grep -v '\] 0x' | head -n 60 || true
