@@ -191,8 +191,8 @@ profile_run() { # profile_run SEED TOKEN — an extra, unmeasured (a) with perf 
   [ "$PROFILE" = 1 ] || return 0
   if ! command -v perf >/dev/null 2>&1; then say "perf is not installed: no profile (apt-get install linux-perf)"; return 0; fi
   PROFILE_SECS=5
-  say "sqlite: profiling mpsd under (a) for ${PROFILE_SECS}s (perf record -e cpu-clock -g; not measured)"
-  ( sleep 1; exec perf record -e cpu-clock -F 999 -g -p "$MPSD_PID" -o "$TMP/perf.data" -- sleep "$PROFILE_SECS" ) \
+  say "sqlite: profiling mpsd under (a) for ${PROFILE_SECS}s (perf record -e cpu-clock --call-graph dwarf; not measured)"
+  ( sleep 1; exec perf record -e cpu-clock -F 999 --call-graph dwarf,16384 -p "$MPSD_PID" -o "$TMP/perf.data" -- sleep "$PROFILE_SECS" ) \
     >"$TMP/perf-record.log" 2>&1 &
   PERF_PID=$!
   if [ "$TOOL" = wrk ]; then wrk_run profile sqlite pay.lua $((PROFILE_SECS + 2)) "$1" "$2" >/dev/null
@@ -206,7 +206,7 @@ profile_finish() { # profile_finish RESULT_BASE — where mpsd's time goes, as t
   [ -s "$TMP/perf.data" ] || { say "perf recorded nothing (see $TMP/perf-record.log)"; return 0; }
   local out="$1-profile-sqlite-pay.txt" rep=(perf report -i "$TMP/perf.data" --stdio -g none)
   {
-    echo "# perf record -e cpu-clock -F 999 -g -p <mpsd> during workload (a), SQLite, $CONNS connections"
+    echo "# perf record -e cpu-clock -F 999 --call-graph dwarf -p <mpsd> for ${PROFILE_SECS:-5} s of workload (a), SQLite, $CONNS connections"
     echo "## self time by function (top 40)"
     "${rep[@]}" --no-children --sort symbol,dso 2>/dev/null | grep -E '^ +[0-9]' | head -n 40 || true
     echo "## self time by library"
@@ -216,9 +216,13 @@ profile_finish() { # profile_finish RESULT_BASE — where mpsd's time goes, as t
     perf script -i "$TMP/perf.data" -F comm,tid 2>/dev/null |
       awk '{n[$NF] = $0; c[$NF]++; t++} END {for (k in c) printf "%8d  %5.1f%%  %s\n", c[k], 100 * c[k] / t, n[k]}' |
       sort -rn | head -n 12 || true
-    echo "## inclusive time (children) of named functions >= 2%"
-    "${rep[@]}" --children --sort symbol --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' |
-      grep -v '\] 0x' | head -n 60 || true
+    echo "## inclusive time (children), user space, named functions >= 1.5% (DWARF stacks of 16 KiB:"
+    echo "## a deeper stack is cut short, so an outer frame can show twice with a split share)"
+    "${rep[@]}" --children --sort symbol --percent-limit 1.5 2>/dev/null | grep -E '^ +[0-9]' |
+      grep -v '\[k\]' | grep -v '\] 0x' | head -n 80 || true
+    echo "## inclusive time of system calls"
+    "${rep[@]}" --children --sort symbol --percent-limit 0.5 2>/dev/null | grep -E '^ +[0-9]' |
+      grep -E '__x64_sys_|\] __sys_sendmsg' | head -n 15 || true
   } >"$out"
   cp "$TMP/perf.data" "$1-perf-sqlite-pay.data" 2>/dev/null || true
   say "profile: ${out#"$REPO"/} (perf data: ${1#"$REPO"/}-perf-sqlite-pay.data)"
