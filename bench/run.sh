@@ -409,7 +409,7 @@ FAILS="$(awk '
     if (get($0, "errors") + 0 > 0) print w " " s ": " get($0, "errors") " errors"
     if (get($0, "requests") + 0 == 0) print w " " s ": no throughput" }' "$ROWS")"
 if [ -n "$FAILS" ]; then
-  say "problems:"; printf '  %s\n' "$FAILS" >&2
+  say "problems:"; printf '%s\n' "$FAILS" | sed 's/^/  /' >&2
   if [ "$SMOKE" = 1 ]; then say "smoke FAILED"; exit 1; fi
 elif [ "$SMOKE" = 1 ]; then
   say "smoke ok ($((T_END - T_START)) s)"
