@@ -98,12 +98,46 @@ static int pg_session_setup(struct pg_conn *p) {
   return rc;
 }
 
+/* An integer argument is declared int8 (bigint) when the statement is prepared: left to
+ * inference, `balance + normal * $2` would make $2 an int4 (from `normal INTEGER`) and
+ * refuse every amount of 2^31 minor units or more. Text and NULL stay for the server to
+ * infer. The first call's argument types decide, so a parameter is always passed with one
+ * type (every call site passes the same db_val kinds). */
+#define PG_INT8_OID 20
+
+/* The parameters a statement text uses: the highest $N, or -1 when one of $1..$N is
+ * missing (declared types would let the server accept the gap; SQLite refuses it too). */
+static int sql_param_count(const char *sql) {
+  bool seen[DB_MAX_PARAMS + 1] = {false};
+  int max = 0;
+  for (const char *s = sql; *s != '\0'; s++) {
+    if (*s != '$' || s[1] < '0' || s[1] > '9') continue;
+    int n = 0;
+    while (s[1] >= '0' && s[1] <= '9' && n <= DB_MAX_PARAMS) n = n * 10 + (*++s - '0');
+    if (n < 1 || n > DB_MAX_PARAMS) return -1;
+    seen[n] = true;
+    if (n > max) max = n;
+  }
+  for (int k = 1; k <= max; k++)
+    if (!seen[k]) return -1;
+  return max;
+}
+
 static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
-                          struct pg_stmt *st) {
+                          const db_val *args, int nargs, struct pg_stmt *st) {
   int len = snprintf(st->name, sizeof st->name, "mps_%u", ++p->stmt_counter);
   assert(len > 0 && (size_t)len < sizeof st->name);
   (void)len;
-  PGresult *res = PQprepare(p->pg, st->name, sql, 0, NULL);
+  assert(nargs >= 0 && nargs <= DB_MAX_PARAMS);
+  int used = sql_param_count(sql);
+  if (used < 0) {
+    db_set_errmsg(&p->base, "%s: parameters must be numbered $1..$N without gaps", db_qname(q));
+    return DB_ERR;
+  }
+  Oid types[DB_MAX_PARAMS];
+  int typed = nargs < used ? nargs : used;
+  for (int k = 0; k < typed; k++) types[k] = args[k].type == DB_T_INT ? PG_INT8_OID : 0;
+  PGresult *res = PQprepare(p->pg, st->name, sql, typed, typed > 0 ? types : NULL);
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
   PQclear(res);
   if (rc != DB_OK) return rc;
@@ -120,7 +154,8 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
   return rc;
 }
 
-static int pg_prepare(struct pg_conn *p, const db_sql *q, struct pg_stmt **out) {
+static int pg_prepare(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs,
+                      struct pg_stmt **out) {
   const char *sql = q->sql_pg != NULL ? q->sql_pg : q->sql;
   struct pg_stmt *old = db_cache_find(&p->base.cache, q);
   if (old != NULL && old->sql == sql) {
@@ -137,7 +172,7 @@ static int pg_prepare(struct pg_conn *p, const db_sql *q, struct pg_stmt **out) 
     db_set_errmsg(&p->base, "%s: out of memory", db_qname(q));
     return DB_ERR;
   }
-  int rc = pg_prepare_new(p, q, sql, st);
+  int rc = pg_prepare_new(p, q, sql, args, nargs, st);
   if (rc == DB_OK) rc = db_cache_put(&p->base.cache, q, st);
   if (rc != DB_OK) {
     free(st);
@@ -153,7 +188,11 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
   struct pg_stmt *st = NULL;
-  int rc = pg_prepare(p, q, &st);
+  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
+    db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
+    return DB_ERR;
+  }
+  int rc = pg_prepare(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
   if (nargs != st->nparams) {
     db_set_errmsg(c, "%s: %d arguments for %d parameters", db_qname(q), nargs, st->nparams);

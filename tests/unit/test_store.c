@@ -291,6 +291,30 @@ static void params_out_of_order(void **state) {
   db_close(c);
 }
 
+/* An integer parameter next to an INTEGER column is still 64 bits: PostgreSQL infers
+ * `normal * $2` as int4 unless the driver declares the type (an amount of 2^31 minor
+ * units or more failed there: the ledger's balance update). */
+static void params_int_beside_int4_column(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_int4;"
+               "CREATE TABLE t_int4 (id BIGINT PRIMARY KEY, normal INTEGER NOT NULL, "
+               "balance BIGINT NOT NULL); INSERT INTO t_int4 VALUES (1, -1, 0)");
+  static const db_sql upd = {.name = "int4_upd",
+                             .sql = "UPDATE t_int4 SET balance = balance + normal * $2 WHERE id = $1"};
+  db_val args[2] = {db_int(1), db_int(-5000000000)};
+  int64_t changes = 0;
+  assert_int_equal(db_run(c, &upd, args, 2, &changes), DB_OK);
+  assert_int_equal(changes, 1);
+  args[1] = db_int(INT64_MIN / 4);
+  assert_int_equal(db_run(c, &upd, args, 2, &changes), DB_OK);
+  static const db_sql sel = {.name = "int4_sel", .sql = "SELECT balance FROM t_int4 WHERE id = $1"};
+  int64_t v = 0;
+  assert_int_equal(db_query_int(c, &sel, args, 1, &v), DB_ROW);
+  assert_true(v == 5000000000 - INT64_MIN / 4);
+  db_close(c);
+}
+
 /* A descriptor whose address is reused with other text is re-prepared; a failed
  * re-prepare leaves the old statement usable. */
 static void descriptor_reuse(void **state) {
@@ -426,6 +450,46 @@ static int64_t exec_count(db_exec *ex, const db_sql *q) {
   db_job job = {.mode = DB_JOB_READ, .run = count_run, .arg = &a};
   assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
   return a.value;
+}
+
+/* SQLite: the writer never checkpoints, the checkpointer thread does: after a few hundred
+ * group commits of 4 KiB rows the main database file has grown while the executor still
+ * runs (without a checkpoint every page would still be only in the -wal file). */
+static const db_sql Q_CK_INS = {.name = "ck_ins", .sql = "INSERT INTO t_ck (v) VALUES (zeroblob(4000))"};
+
+static int ck_run(db_conn *c, void *arg) {
+  (void)arg;
+  int rc = db_run(c, &Q_CK_INS, NULL, 0, NULL);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static off_t file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void exec_checkpointer(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  const char *path = url + strlen("sqlite:");
+  db_conn *c = open_ok(url);
+  script_ok(c, "CREATE TABLE t_ck (id INTEGER PRIMARY KEY, v BLOB NOT NULL)");
+  db_close(c); /* the last connection: checkpoints, the WAL is gone */
+  off_t before = file_size(path);
+  assert_true(before > 0);
+  db_exec *ex = exec_ok(url, 1, 64, 1000);
+  for (int i = 0; i < 400; i++) { /* one job at a time: one group commit each */
+    db_job job = {.mode = DB_JOB_WRITE, .run = ck_run};
+    assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  }
+  off_t after = -1;
+  for (int waited = 0; waited < 3000; waited += 50) { /* the idle checkpoint: <= 1 s */
+    after = file_size(path);
+    if (after >= before + 400 * 4000) break;
+    sleep_ms(50);
+  }
+  assert_true(after >= before + 400 * 4000);
+  db_exec_stop(ex);
 }
 
 static void exec_group_commit(void **state) {
@@ -968,10 +1032,12 @@ int main(void) {
       ONE(open_forms),
       BOTH(params_every_type),
       BOTH(params_out_of_order),
+      BOTH(params_int_beside_int4_column),
       BOTH(descriptor_reuse),
       BOTH(constraint_mapping),
       BOTH(transactions_and_savepoints),
       BOTH(exec_group_commit),
+      {"sqlite_exec_checkpointer", exec_checkpointer, NULL, NULL, &B_SQLITE},
       BOTH(exec_job_rollback),
       BOTH(exec_commit_failure),
       BOTH(exec_busy_retry),
