@@ -14,7 +14,9 @@
  * Account kinds (service/ledger.c): member buckets principal, bonus, silver are
  * credit-normal (-1) with a floor; merchant payable is credit-normal, marketing
  * debit-normal; platform fee_income and refund_payable credit-normal, gateway_clearing and
- * cash debit-normal. Lines are + debit, - credit; balance = normal * sum(lines). */
+ * cash debit-normal. Lines are + debit, - credit; balance = normal * sum(lines), where an
+ * account's balance is its row's plus its lanes' (ledger_account_lanes: hot accounts on
+ * PostgreSQL, never a floored one). */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,6 +32,7 @@
 
 /* Σ lines and Σ HELD holds per account, as derived tables. */
 #define LINE_SUMS "(SELECT account_id, SUM(amount) AS total FROM journal_lines GROUP BY account_id)"
+#define LANE_SUMS "(SELECT account_id, SUM(balance) AS total FROM ledger_account_lanes GROUP BY account_id)"
 #define HOLD_SUMS \
   "(SELECT account_id, SUM(amount) AS total FROM ledger_holds WHERE status = 'HELD' GROUP BY account_id)"
 
@@ -43,11 +46,12 @@ static const db_sql q_counts = {
     "(SELECT COUNT(*) FROM grants), (SELECT COUNT(*) FROM vouchers), "
     "(SELECT COUNT(*) FROM vouchers WHERE status IN ('USED', 'HELD')), "
     "(SELECT COUNT(*) FROM ledger_accounts WHERE owner_kind = 'member' OR has_floor = 1), "
-    "(SELECT COUNT(*) FROM journal_entries WHERE ref_type NOT IN ('payment', 'topup', 'grant', 'refund'))",
+    "(SELECT COUNT(*) FROM journal_entries WHERE ref_type NOT IN ('payment', 'topup', 'grant', 'refund')), "
+    "(SELECT COUNT(*) FROM ledger_account_lanes)",
     NULL};
 enum {
   N_ACCOUNTS, N_ENTRIES, N_LINES, N_HOLDS, N_PAYMENTS, N_PAID, N_PENDING, N_REFUNDS, N_TOPUPS,
-  N_SUCCEEDED, N_GRANTS, N_VOUCHERS, N_VOUCHERS_TAKEN, N_FLOORED, N_OTHER_ENTRIES, N_COUNT
+  N_SUCCEEDED, N_GRANTS, N_VOUCHERS, N_VOUCHERS_TAKEN, N_FLOORED, N_OTHER_ENTRIES, N_LANES, N_COUNT
 };
 
 static const db_sql q_account_shape = {
@@ -90,9 +94,18 @@ static const db_sql q_line_merchant = {
 
 static const db_sql q_balance = {
     "verify_balance",
-    "SELECT a.id, a.owner_kind, a.owner_id, a.kind, a.currency, a.normal, a.balance, "
-    "CAST(COALESCE(s.total, 0) AS BIGINT) FROM ledger_accounts a LEFT JOIN " LINE_SUMS " s "
-    "ON s.account_id = a.id WHERE a.balance <> a.normal * COALESCE(s.total, 0) ORDER BY a.id", NULL};
+    "SELECT a.id, a.owner_kind, a.owner_id, a.kind, a.currency, a.normal, "
+    "CAST(a.balance + COALESCE(ln.total, 0) AS BIGINT), CAST(COALESCE(s.total, 0) AS BIGINT) "
+    "FROM ledger_accounts a LEFT JOIN " LINE_SUMS " s ON s.account_id = a.id LEFT JOIN " LANE_SUMS " ln "
+    "ON ln.account_id = a.id WHERE a.balance + COALESCE(ln.total, 0) <> a.normal * COALESCE(s.total, 0) "
+    "ORDER BY a.id", NULL};
+
+/* A floored account keeps its whole balance in its row, where the CHECK floor sees it. */
+static const db_sql q_floored_lanes = {
+    "verify_floored_lanes",
+    "SELECT a.id, a.owner_kind, a.owner_id, a.kind, a.currency, l.lane, l.balance FROM ledger_account_lanes l "
+    "JOIN ledger_accounts a ON a.id = l.account_id WHERE a.has_floor <> 0 OR a.owner_kind = 'member' "
+    "ORDER BY a.id, l.lane", NULL};
 
 static const db_sql q_held = {
     "verify_held",
@@ -301,6 +314,10 @@ static void d_balance(db_cursor *cur, char *m, size_t n) {
   snprintf(m, n, "account %s (%s %s %s %s): balance %lld, but the journal gives %lld (normal %lld x sum of lines %lld)",
            T(0), T(1), T(2), T(3), T(4), I(6), normal * sum, normal, sum);
 }
+static void d_floored_lanes(db_cursor *cur, char *m, size_t n) {
+  snprintf(m, n, "account %s (%s %s %s %s) has a floor but lane %lld holds %lld of its balance", T(0), T(1),
+           T(2), T(3), T(4), I(5), I(6));
+}
 static void d_held(db_cursor *cur, char *m, size_t n) {
   snprintf(m, n, "account %s (%s %s %s %s): held %lld, but its HELD holds sum to %lld", T(0), T(1), T(2), T(3),
            T(4), I(5), I(6));
@@ -406,7 +423,8 @@ static const struct check checks[] = {
     {"orphan-lines", "every line belongs to an entry", &q_orphan_lines, d_orphan_line, N_LINES, "lines"},
     {"line-currency", "every line's currency equals its account's", &q_line_currency, d_line_currency, N_LINES, "lines"},
     {"line-merchant", "every line posts to the entry's merchant or the platform", &q_line_merchant, d_line_merchant, N_LINES, "lines"},
-    {"balance", "every account's balance = normal x sum of its lines", &q_balance, d_balance, N_ACCOUNTS, "accounts"},
+    {"balance", "every account's balance (row + lanes) = normal x sum of its lines", &q_balance, d_balance, N_ACCOUNTS, "accounts"},
+    {"lanes", "no floored account (member buckets) has lanes", &q_floored_lanes, d_floored_lanes, N_LANES, "lanes"},
     {"held", "every account's held = sum of its HELD holds", &q_held, d_held, N_ACCOUNTS, "accounts"},
     {"floor", "no floored account (member buckets) has balance - held < 0", &q_floor, d_floor, N_FLOORED, "accounts"},
     {"stray-holds", "every HELD hold belongs to a PENDING_EXTERNAL payment", &q_stray_holds, d_stray_hold, N_HOLDS, "holds"},

@@ -83,7 +83,15 @@ static int head_lock(db_conn *c, const char *chain, int64_t *seq, char hash[HASH
 
 int audit_append(db_conn *c, const struct audit_record *r) {
   assert(r && r->action && r->status && r->request_id);
-  const char *chain = (r->merchant_id && r->merchant_id[0]) ? r->merchant_id : "platform";
+  const char *base = (r->merchant_id && r->merchant_id[0]) ? r->merchant_id : "platform";
+  int lane = r->lane ? db_conn_lane(c) : 0;
+  char lane_chain[160];
+  const char *chain = base;
+  if (lane > 0) {
+    int n = snprintf(lane_chain, sizeof lane_chain, "%s#%d", base, lane);
+    if (n < 0 || (size_t)n >= sizeof lane_chain) return DB_ERR;
+    chain = lane_chain;
+  }
   int64_t seq = 0;
   char prev[HASH_HEX_LEN];
   int rc = head_lock(c, chain, &seq, prev);

@@ -4,11 +4,17 @@
  * (chain "platform"), so appends for different merchants never wait on each other. Each
  * entry's hash is SHA-256 over its previous hash and every field, length-prefixed; the
  * chain head (audit_chain_heads) holds the last seq and hash, so removing the newest entry
- * is detected too. audit_verify() recomputes every chain. */
+ * is detected too. audit_verify() recomputes every chain.
+ *
+ * Money entries (payments, refunds, top-ups, grants: one per operation, the hot path) set
+ * `lane`: on a PostgreSQL pool connection with lane k > 0 (db_conn_lane) they go to the
+ * merchant's chain "<chain>#k" instead, so concurrent payments of one merchant do not queue
+ * on one chain head; each lane is a chain of its own, verified like any other. */
 #ifndef MPS_SERVICE_AUDIT_H
 #define MPS_SERVICE_AUDIT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "store/db.h"
@@ -22,6 +28,7 @@ struct audit_record {
   const char *status;      /* SUCCESS | DENIED | BLOCKED | FAILED */
   const char *request_id;
   json_t *details;         /* borrowed; NULL for {} */
+  bool lane;               /* a money entry: may use the connection's lane chain */
 };
 
 /* Append one entry inside the caller's transaction. DB_OK or a db_rc. */

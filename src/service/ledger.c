@@ -38,8 +38,10 @@ static const db_sql q_acc_insert = {
     "ON CONFLICT (owner_kind, owner_id, kind, currency) DO NOTHING", NULL};
 static const db_sql q_acc_get = {
     "ledger_account_get",
-    "SELECT id, normal, balance, held FROM ledger_accounts "
-    "WHERE owner_kind = $1 AND owner_id = $2 AND kind = $3 AND currency = $4", NULL};
+    "SELECT id, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = $1 AND owner_id = $2 AND kind = $3 AND currency = $4",
+    "SELECT a.id, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor FROM ledger_accounts a "
+    "WHERE a.owner_kind = $1 AND a.owner_id = $2 AND a.kind = $3 AND a.currency = $4"};
 static const db_sql q_entry_insert = {
     "journal_entry_insert",
     "INSERT INTO journal_entries (id, merchant_id, kind, ref_type, ref_id, memo, created_at_ms) "
@@ -53,6 +55,14 @@ static const db_sql q_apply = {
     "UPDATE ledger_accounts SET balance = balance + normal * $2 WHERE id = $1 AND currency = $3 "
     /* far from INT64_MAX: SQLite would silently turn an overflow into a float */
     "AND abs(balance + normal * $2) < 4000000000000000000", NULL};
+/* A hot account's posting into its lane (PostgreSQL). The account row is read, not locked or
+ * written: it checks the currency and that there is no floor, and gives the sign. */
+static const db_sql q_apply_lane = {
+    "ledger_apply_lane",
+    "INSERT INTO ledger_account_lanes AS l (account_id, lane, balance) "
+    "SELECT id, $2, normal * $3 FROM ledger_accounts WHERE id = $1 AND currency = $4 AND has_floor = 0 "
+    "ON CONFLICT (account_id, lane) DO UPDATE SET balance = l.balance + EXCLUDED.balance "
+    "WHERE abs(l.balance + EXCLUDED.balance) < 4000000000000000000", NULL};
 static const db_sql q_hold_insert = {
     "ledger_hold_insert",
     "INSERT INTO ledger_holds (id, account_id, amount, ref_type, ref_id, status, created_at_ms, "
@@ -76,6 +86,7 @@ static int account_get(db_conn *c, const db_val *k, struct ledger_account *out) 
     out->normal = (int)db_col_int(cur, 1);
     out->balance = db_col_int(cur, 2);
     out->held = db_col_int(cur, 3);
+    out->has_floor = (int)db_col_int(cur, 4);
   }
   db_reset(cur);
   return rc;
@@ -145,14 +156,22 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
                 db_text(memo ? memo : ""), db_int(clock_now_ms())};
   int rc = db_run(c, &q_entry_insert, e, 7, NULL);
   int line_no = 0;
+  bool lanes = db_conn_kind(c) == DB_POSTGRES; /* SQLite's single writer never queues */
   for (int i = 0; rc >= 0 && i < count; i++) {
     if (lines[i].amount == 0) continue;
-    db_val l[] = {db_text(id), db_int(++line_no), db_text(lines[i].account_id), db_int(lines[i].amount), db_text(currency)};
+    const char *account_id = lines[i].account->id;
+    assert(account_id[0]);
+    db_val l[] = {db_text(id), db_int(++line_no), db_text(account_id), db_int(lines[i].amount), db_text(currency)};
     rc = db_run(c, &q_line_insert, l, 5, NULL);
     if (rc < 0) break;
     int64_t changed = 0;
-    db_val a[] = {db_text(lines[i].account_id), db_int(lines[i].amount), db_text(currency)};
-    rc = db_run(c, &q_apply, a, 3, &changed);
+    if (lanes && !lines[i].account->has_floor) {
+      db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
+      rc = db_run(c, &q_apply_lane, a, 4, &changed);
+    } else {
+      db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
+      rc = db_run(c, &q_apply, a, 3, &changed);
+    }
     if (rc >= 0 && changed != 1) rc = DB_ERR; /* unknown account, currency mismatch or overflow */
   }
   if (rc < 0) return rc;

@@ -5,7 +5,10 @@
  * marketing) and -1 for credit-normal ones (liabilities, income: member wallet buckets,
  * merchant payable, fee income, refunds owed to the gateway). ledger_post() refuses an
  * entry that does not sum to zero, and updates each balance in the same transaction as
- * its lines. Holds reserve part of a floored account (a member's wallet bucket) for a
+ * its lines. On PostgreSQL an account without a floor (merchant and platform accounts, hot:
+ * every payment of a merchant posts to its payable) takes its balance change in the row of
+ * the connection's lane (ledger_account_lanes, db_conn_lane()), so concurrent payments do
+ * not queue on one row; its balance is the account row's plus its lanes'. Holds reserve part of a floored account (a member's wallet bucket) for a
  * pending payment: available = balance - held, and the database refuses available < 0. */
 #ifndef MPS_SERVICE_LEDGER_H
 #define MPS_SERVICE_LEDGER_H
@@ -31,10 +34,15 @@ enum ledger_kind {
 
 const char *ledger_kind_name(enum ledger_kind k);
 
+/* SQL: the sum of the lanes of the account row aliased `a` (PostgreSQL reads add it). */
+#define LEDGER_LANES_SUM \
+  "CAST(COALESCE((SELECT SUM(s.balance) FROM ledger_account_lanes s WHERE s.account_id = a.id), 0) AS BIGINT)"
+
 struct ledger_account {
   char id[65];
   int normal;
-  int64_t balance;
+  int has_floor;   /* 1: a member's bucket, balance - held >= 0 enforced; 0: may use lanes */
+  int64_t balance; /* lanes included */
   int64_t held;
 };
 
@@ -55,7 +63,7 @@ int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
 int ledger_lock_owner(db_conn *c, const char *owner_id);
 
 struct ledger_line {
-  const char *account_id;
+  const struct ledger_account *account;
   int64_t amount; /* + debit, - credit; zero lines are skipped */
 };
 

@@ -139,9 +139,13 @@ struct pay_accounts {
 
 static const db_sql q_pay_accounts = {
     "pay_accounts",
-    "SELECT id, owner_kind, kind, normal, balance, held FROM ledger_accounts WHERE currency = $3 AND ("
+    "SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts WHERE currency = $3 AND ("
     "(owner_kind = 'member' AND owner_id = $1) OR (owner_kind = 'merchant' AND owner_id = $2) OR "
-    "(owner_kind = 'platform' AND owner_id = 'platform'))", NULL};
+    "(owner_kind = 'platform' AND owner_id = 'platform'))",
+    "SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
+    "FROM ledger_accounts a WHERE a.currency = $3 AND ("
+    "(a.owner_kind = 'member' AND a.owner_id = $1) OR (a.owner_kind = 'merchant' AND a.owner_id = $2) OR "
+    "(a.owner_kind = 'platform' AND a.owner_id = 'platform'))"};
 
 /* Where a row of q_pay_accounts belongs in struct pay_accounts, or NULL. */
 static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner, const char *kind) {
@@ -178,6 +182,7 @@ static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *me
     acc->normal = (int)db_col_int(cur, 3);
     acc->balance = db_col_int(cur, 4);
     acc->held = db_col_int(cur, 5);
+    acc->has_floor = (int)db_col_int(cur, 6);
   }
   db_reset(cur);
   if (rc < 0) return rc;
@@ -223,19 +228,19 @@ static int post_payment(db_conn *c, const struct payment *p, const struct pay_ac
    * clawback's marketing): in the other order a voucher payment and a refund at the same
    * merchant deadlock on PostgreSQL. */
   struct ledger_line lines[] = {
-      {a->bonus.id, d->bonus},         {a->principal.id, d->principal}, {a->silver.id, d->silver},
-      {a->payable.id, -p->order_amount}, {a->marketing.id, d->voucher}, {a->clearing.id, d->external},
+      {&a->bonus, d->bonus},         {&a->principal, d->principal}, {&a->silver, d->silver},
+      {&a->payable, -p->order_amount}, {&a->marketing, d->voucher}, {&a->clearing, d->external},
   };
   int rc = ledger_post(c, p->merchant_id, "PAYMENT", "payment", p->id, "payment", p->currency, lines, 6, NULL, 0);
   if (rc < 0 || fee == 0) return rc;
-  struct ledger_line fee_lines[] = {{a->payable.id, fee}, {a->fee_income.id, -fee}};
+  struct ledger_line fee_lines[] = {{&a->payable, fee}, {&a->fee_income, -fee}};
   return ledger_post(c, p->merchant_id, "FEE", "payment", p->id, "platform fee", p->currency, fee_lines, 2, NULL, 0);
 }
 
 static int audit_payment(db_conn *c, const struct actor *a, const struct payment *p, const char *action) {
   json_t *d = json_pack("{s:s, s:I, s:s, s:I}", "userId", p->member_id, "orderAmount", (json_int_t)p->order_amount,
                         "status", p->status, "external", (json_int_t)p->d.external);
-  int rc = svc_audit(c, a, p->merchant_id, action, p->id, d);
+  int rc = svc_audit_money(c, a, p->merchant_id, action, p->id, d);
   json_decref(d);
   return rc;
 }

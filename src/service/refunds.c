@@ -58,16 +58,16 @@ static int member_balances(db_conn *c, const struct payment *p, bool spendable, 
 static int post_refund(db_conn *c, const struct payment *p, const struct refund *r, const struct refund_accounts *a) {
   const struct refund_shares *s = &r->shares;
   struct ledger_line refund[] = {
-      {a->payable.id, r->amount}, {a->principal.id, -s->wallet_share}, {a->refund_payable.id, -s->external_share}};
+      {&a->payable, r->amount}, {&a->principal, -s->wallet_share}, {&a->refund_payable, -s->external_share}};
   int rc = ledger_post(c, p->merchant_id, "REFUND", "refund", r->id, p->id, p->currency, refund, 3, NULL, 0);
   if (rc < 0) return rc;
   /* after the wallet share is credited: the clawback may take from it */
   int64_t back = s->clawback.from_bonus + s->clawback.from_principal;
   struct ledger_line clawback[] = {
-      {a->bonus.id, s->clawback.from_bonus}, {a->principal.id, s->clawback.from_principal}, {a->marketing.id, -back}};
+      {&a->bonus, s->clawback.from_bonus}, {&a->principal, s->clawback.from_principal}, {&a->marketing, -back}};
   rc = ledger_post(c, p->merchant_id, "CLAWBACK", "refund", r->id, "consumed bonus", p->currency, clawback, 3, NULL, 0);
   if (rc < 0) return rc;
-  struct ledger_line fee[] = {{a->fee_income.id, s->fee_reversal}, {a->payable.id, -s->fee_reversal}};
+  struct ledger_line fee[] = {{&a->fee_income, s->fee_reversal}, {&a->payable, -s->fee_reversal}};
   return ledger_post(c, p->merchant_id, "FEE_REVERSAL", "refund", r->id, "platform fee", p->currency, fee, 2, NULL, 0);
 }
 
@@ -99,12 +99,7 @@ static int record(db_conn *c, const struct actor *a, const struct refund *r) {
   json_t *j = refund_json(r);
   if (rc >= 0) rc = payment_event(c, r->payment_id, "refunded", j);
   if (rc >= 0) rc = outbox_add(c, r->merchant_id, "refund.succeeded", r->id, j);
-  if (rc >= 0) {
-    struct audit_record ar = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = r->merchant_id,
-                              .action = "REFUND", .target = r->id, .status = "SUCCESS",
-                              .request_id = a->request_id ? a->request_id : "system", .details = j};
-    rc = audit_append(c, &ar);
-  }
+  if (rc >= 0) rc = svc_audit_money(c, a, r->merchant_id, "REFUND", r->id, j);
   json_decref(j);
   return rc;
 }

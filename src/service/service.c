@@ -33,10 +33,21 @@ int svc_scope(const struct actor *a, const char *merchant_id, struct svc_error *
 const char *actor_id(const struct actor *a) { return a->p ? a->p->subject : "system"; }
 const char *actor_role(const struct actor *a) { return a->p ? a->p->role->name : "system"; }
 
-int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
-              const char *target, json_t *details) {
+static int audit_success(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+                         const char *target, json_t *details, bool lane) {
   struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = merchant_id,
                            .action = action, .target = target ? target : "", .status = "SUCCESS",
-                           .request_id = a->request_id ? a->request_id : "system", .details = details};
+                           .request_id = a->request_id ? a->request_id : "system", .details = details,
+                           .lane = lane};
   return audit_append(c, &r);
+}
+
+int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+              const char *target, json_t *details) {
+  return audit_success(c, a, merchant_id, action, target, details, false);
+}
+
+int svc_audit_money(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+                    const char *target, json_t *details) {
+  return audit_success(c, a, merchant_id, action, target, details, true);
 }

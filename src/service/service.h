@@ -43,6 +43,10 @@ int svc_scope(const struct actor *a, const char *merchant_id, struct svc_error *
  * transaction; details borrowed, may be NULL). DB_OK or < 0. */
 int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
               const char *target, json_t *details);
+/* The same for a money operation (payment, refund, top-up, grant): on a PostgreSQL pool
+ * connection it goes to the merchant's lane chain (service/audit.h). */
+int svc_audit_money(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+                    const char *target, json_t *details);
 
 /* Audit helpers: the actor's fields for an audit record. */
 const char *actor_id(const struct actor *a);

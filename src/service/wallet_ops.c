@@ -48,7 +48,7 @@ static int credit_gift(db_conn *c, const struct money_ctx *m, enum ledger_kind b
    * a voucher (the buckets, then marketing) deadlock on PostgreSQL */
   if (rc >= 0) rc = ledger_lock_owner(c, m->member_id);
   if (rc < 0) return rc;
-  struct ledger_line lines[] = {{marketing.id, amount}, {acc.id, -amount}};
+  struct ledger_line lines[] = {{&marketing, amount}, {&acc, -amount}};
   return ledger_post(c, m->merchant_id, "GRANT", ref_type, ref_id, memo, m->currency, lines, 2, NULL, 0);
 }
 
@@ -79,7 +79,7 @@ int grant_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   json_t *d = json_pack("{s:s, s:s, s:I, s:s?}", "userId", m->member_id, "type", in->type, "amount", (json_int_t)in->amount,
                         "voucherId", voucher ? out->voucher_id : NULL);
   if (rc >= 0) rc = outbox_add(c, m->merchant_id, "grant.created", out->id, d);
-  if (rc >= 0) rc = svc_audit(c, a, m->merchant_id, "GRANT", out->id, d);
+  if (rc >= 0) rc = svc_audit_money(c, a, m->merchant_id, "GRANT", out->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
@@ -151,7 +151,7 @@ static int post_topup(db_conn *c, const struct topup *t) {
   if (rc >= 0) rc = ledger_account(c, cash ? ACC_CASH : ACC_GATEWAY_CLEARING, t->merchant_id, NULL, t->currency, &source);
   if (rc >= 0) rc = ledger_lock_owner(c, t->member_id); /* the member first (see credit_gift) */
   if (rc < 0) return rc;
-  struct ledger_line lines[] = {{source.id, t->amount}, {principal.id, -t->amount}};
+  struct ledger_line lines[] = {{&source, t->amount}, {&principal, -t->amount}};
   rc = ledger_post(c, t->merchant_id, "TOPUP", "topup", t->id, t->method, t->currency, lines, 2, NULL, 0);
   if (rc >= 0 && t->bonus_amount > 0) rc = credit_gift(c, &m, ACC_BONUS, t->bonus_amount, "topup", t->id, "top-up bonus");
   return rc;
@@ -188,7 +188,7 @@ int topup_create(db_conn *c, const struct actor *a, const struct money_ctx *m, i
   if (rc >= 0 && cash) rc = post_topup(c, t);
   json_t *d = topup_json(t);
   if (rc >= 0) rc = outbox_add(c, t->merchant_id, cash ? "topup.succeeded" : "topup.pending", t->id, d);
-  if (rc >= 0) rc = svc_audit(c, a, t->merchant_id, "TOPUP", t->id, d);
+  if (rc >= 0) rc = svc_audit_money(c, a, t->merchant_id, "TOPUP", t->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }
@@ -232,7 +232,7 @@ static int topup_finish(db_conn *c, const struct actor *a, struct topup *t, cons
   if (rc >= 0 && ok) rc = post_topup(c, t);
   json_t *d = topup_json(t);
   if (rc >= 0) rc = outbox_add(c, t->merchant_id, ok ? "topup.succeeded" : "topup.failed", t->id, d);
-  if (rc >= 0) rc = svc_audit(c, a, t->merchant_id, ok ? "TOPUP_SETTLE" : "TOPUP_FAIL", t->id, d);
+  if (rc >= 0) rc = svc_audit_money(c, a, t->merchant_id, ok ? "TOPUP_SETTLE" : "TOPUP_FAIL", t->id, d);
   json_decref(d);
   return rc < 0 ? rc : SVC_OK;
 }

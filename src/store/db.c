@@ -86,6 +86,16 @@ enum db_kind db_conn_kind(const db_conn *c) {
   return c->kind;
 }
 
+int db_conn_lane(const db_conn *c) {
+  assert(c != NULL && c->lane >= 0);
+  return c->lane;
+}
+
+void db_conn_set_lane(db_conn *c, int lane) {
+  assert(c != NULL && lane >= 0 && lane < DB_MAX_LANES);
+  c->lane = lane;
+}
+
 const char *db_errmsg(const db_conn *c) {
   if (c == NULL) return "no connection";
   return c->errmsg;

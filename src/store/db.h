@@ -62,6 +62,14 @@ typedef struct db_cursor db_cursor; /* owned by the connection; one open at a ti
 db_conn *db_open(const char *url, char *err, size_t err_len);
 void db_close(db_conn *c);
 enum db_kind db_conn_kind(const db_conn *c);
+
+/* A connection's lane: its index in the executor's PostgreSQL pool (0..pool_size-1), 0 for
+ * every other connection. Two transactions running at once never share a lane, so rows keyed
+ * by lane (a hot account's balance part, a merchant's payment audit chain) never make them
+ * wait for each other (docs/money.md, "hot accounts"). */
+#define DB_MAX_LANES 256
+int db_conn_lane(const db_conn *c);
+void db_conn_set_lane(db_conn *c, int lane);
 const char *db_errmsg(const db_conn *c);
 
 /* Run a statement with parameters. On success the cursor is positioned before the

@@ -70,6 +70,7 @@ struct db_conn {
   enum db_kind kind;
   db_cursor *cursor;   /* the open cursor, NULL when none: one at a time */
   int savepoint_depth; /* 0 or 1 */
+  int lane;            /* db_conn_lane(): this connection's index in a PostgreSQL pool, else 0 */
   struct db_cache cache;
   char errmsg[DB_ERRMSG_LEN];
 };

@@ -1,8 +1,14 @@
 /* exec.c — the store executor of exec.h: bounded job queues and the threads that drain
  * them. SQLite: one writer thread running queued WRITE jobs as a group transaction (one
  * SAVEPOINT per job, one COMMIT per group) plus reader threads for READ jobs.
+ * SQLite also has a checkpointer thread with a connection of its own: the writer never
+ * checkpoints (wal_autocheckpoint=0; an automatic checkpoint ran inside the writer's COMMIT,
+ * about a tenth of its time under load), the checkpointer copies the WAL back into the
+ * database (PASSIVE: it never blocks the writer or readers) every EXEC_CKPT_GROUPS group
+ * commits, or within EXEC_CKPT_IDLE_MS after the last one.
  * PostgreSQL: a pool of threads, each job its own transaction. */
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +20,8 @@
 #include "store/exec.h"
 
 #define EXEC_BUSY_RETRIES 3 /* reruns of a job (or group) after DB_BUSY */
+#define EXEC_CKPT_GROUPS 32   /* group commits between checkpoints (~ SQLite's 1000-page default) */
+#define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
 
 struct job_queue {
   db_job *head;
@@ -45,6 +53,12 @@ struct db_exec {
   struct db_exec_stats stats; /* under mu; queue_depth computed on read */
   struct worker *workers;
   int nworkers;
+  /* SQLite checkpointer (under mu: the counters) */
+  pthread_cond_t ckpt_cv;     /* monotonic clock */
+  uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
+  db_conn *ckpt_conn;
+  pthread_t ckpt_thread;
+  bool ckpt_started;
 };
 
 static int64_t now_ns(void) {
@@ -124,6 +138,7 @@ static void finish_jobs(struct db_exec *ex, db_job **jobs, int n, uint64_t busy,
   ex->stats.jobs_failed += failed;
   ex->stats.busy_retries += busy;
   if (group) ex->stats.write_groups++;
+  if (group && ex->stats.write_groups - ex->ckpt_groups >= EXEC_CKPT_GROUPS) pthread_cond_signal(&ex->ckpt_cv);
   unlock(&ex->mu);
   for (int i = 0; i < n; i++) /* the job may be freed by done(): touch it no more */
     if (jobs[i]->done != NULL) jobs[i]->done(jobs[i]);
@@ -262,6 +277,53 @@ static void *single_main(void *arg) {
   return NULL;
 }
 
+/* The SQLite checkpointer: waits for EXEC_CKPT_GROUPS group commits (or for
+ * EXEC_CKPT_IDLE_MS after fewer), then runs a PASSIVE checkpoint. */
+static void *checkpointer_main(void *arg) {
+  struct db_exec *ex = arg;
+  for (;;) {
+    lock(&ex->mu);
+    struct timespec until;
+    int rc = clock_gettime(CLOCK_MONOTONIC, &until);
+    assert(rc == 0);
+    until.tv_sec += EXEC_CKPT_IDLE_MS / 1000;
+    until.tv_nsec += (long)(EXEC_CKPT_IDLE_MS % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+      until.tv_sec++;
+      until.tv_nsec -= 1000000000L;
+    }
+    while (!ex->stopping && ex->stats.write_groups - ex->ckpt_groups < EXEC_CKPT_GROUPS) {
+      rc = pthread_cond_timedwait(&ex->ckpt_cv, &ex->mu, &until);
+      assert(rc == 0 || rc == ETIMEDOUT);
+      if (rc == ETIMEDOUT) break;
+    }
+    bool stop = ex->stopping, due = ex->stats.write_groups != ex->ckpt_groups;
+    ex->ckpt_groups = ex->stats.write_groups;
+    unlock(&ex->mu);
+    if (stop) break; /* closing the last connection checkpoints the rest */
+    if (due && db_exec_script(ex->ckpt_conn, "PRAGMA wal_checkpoint(PASSIVE)") != DB_OK)
+      fprintf(stderr, "store: checkpoint: %s\n", db_errmsg(ex->ckpt_conn)); /* the next one retries */
+  }
+  return NULL;
+}
+
+/* SQLite: the writer stops checkpointing; a thread of its own does it. */
+static int start_checkpointer(db_exec *ex, const char *url, char *err, size_t err_len) {
+  if (db_exec_script(ex->workers[0].conn, "PRAGMA wal_autocheckpoint=0") != DB_OK) {
+    db_fmt_err(err, err_len, "writer connection: %s", db_errmsg(ex->workers[0].conn));
+    return -1;
+  }
+  ex->ckpt_conn = db_open(url, err, err_len);
+  if (ex->ckpt_conn == NULL) return -1;
+  int rc = pthread_create(&ex->ckpt_thread, NULL, checkpointer_main, ex);
+  if (rc != 0) {
+    db_fmt_err(err, err_len, "cannot start the checkpoint thread: %s", strerror(rc));
+    return -1;
+  }
+  ex->ckpt_started = true;
+  return 0;
+}
+
 /* ---- start and stop ----------------------------------------------------------------- */
 
 static bool in_range(int v, int lo, int hi) { return v >= lo && v <= hi; }
@@ -323,6 +385,7 @@ static int open_workers(db_exec *ex, const char *url, char *err, size_t err_len)
 static int start_threads(db_exec *ex, char *err, size_t err_len) {
   for (int i = 0; i < ex->nworkers; i++) {
     struct worker *w = &ex->workers[i];
+    if (w->role == W_POOL) db_conn_set_lane(w->conn, i); /* pool_size <= 256 = DB_MAX_LANES */
     void *(*fn)(void *) = w->role == W_WRITER ? writer_main : single_main;
     int rc = pthread_create(&w->thread, NULL, fn, w);
     if (rc != 0) {
@@ -340,7 +403,14 @@ static void exec_destroy(db_exec *ex) {
   ex->stopping = true;
   pthread_cond_broadcast(&ex->work_cv);
   pthread_cond_broadcast(&ex->read_cv);
+  pthread_cond_broadcast(&ex->ckpt_cv);
   unlock(&ex->mu);
+  if (ex->ckpt_started) {
+    int rc = pthread_join(ex->ckpt_thread, NULL);
+    assert(rc == 0);
+    (void)rc;
+  }
+  db_close(ex->ckpt_conn);
   for (int i = 0; i < ex->nworkers; i++)
     if (ex->workers[i].started) {
       int rc = pthread_join(ex->workers[i].thread, NULL);
@@ -354,6 +424,7 @@ static void exec_destroy(db_exec *ex) {
   }
   pthread_cond_destroy(&ex->read_cv);
   pthread_cond_destroy(&ex->work_cv);
+  pthread_cond_destroy(&ex->ckpt_cv);
   pthread_mutex_destroy(&ex->mu);
   free(ex->workers);
   free(ex);
@@ -387,6 +458,11 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   int rc = pthread_mutex_init(&ex->mu, NULL);
   rc |= pthread_cond_init(&ex->work_cv, NULL);
   rc |= pthread_cond_init(&ex->read_cv, NULL);
+  pthread_condattr_t monotonic;
+  rc |= pthread_condattr_init(&monotonic);
+  rc |= pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
+  rc |= pthread_cond_init(&ex->ckpt_cv, &monotonic);
+  rc |= pthread_condattr_destroy(&monotonic);
   assert(rc == 0);
   (void)rc;
   return ex;
@@ -413,7 +489,9 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     return NULL;
   }
   ex->workers[0].conn = first; /* the writer on SQLite */
-  if (open_workers(ex, cfg->url, err, err_len) != 0 || start_threads(ex, err, err_len) != 0) {
+  if (open_workers(ex, cfg->url, err, err_len) != 0 ||
+      (kind == DB_SQLITE && start_checkpointer(ex, cfg->url, err, err_len) != 0) ||
+      start_threads(ex, err, err_len) != 0) {
     exec_destroy(ex);
     return NULL;
   }

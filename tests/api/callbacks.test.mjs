@@ -18,6 +18,7 @@ import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { STORE, startServer, expectEnvelope, sleep } from './lib/server.mjs';
+import { BALANCE_DRIFT_SQL } from './lib/money.mjs';
 
 const OLD_SECRET = 'old-gateway-secret';
 const NEW_SECRET = 'new-gateway-secret-0123456789';
@@ -146,8 +147,7 @@ function client(s) {
     ledgerBalanced() {
       const unbalanced = c.sql('SELECT entry_id FROM journal_lines GROUP BY entry_id HAVING SUM(amount) <> 0');
       assert.deepEqual(unbalanced, [], 'unbalanced journal entries');
-      const drift = c.sql('SELECT a.id FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id ' +
-        'GROUP BY a.id, a.balance, a.normal HAVING a.balance <> a.normal * COALESCE(SUM(l.amount), 0)');
+      const drift = c.sql(BALANCE_DRIFT_SQL);
       assert.deepEqual(drift, [], 'balances that differ from their journal lines');
       const held = c.sql("SELECT a.id FROM ledger_accounts a LEFT JOIN ledger_holds h ON h.account_id = a.id AND h.status = 'HELD' " +
         'GROUP BY a.id, a.held HAVING a.held <> COALESCE(SUM(h.amount), 0)');

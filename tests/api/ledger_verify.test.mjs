@@ -415,6 +415,22 @@ describe(`transactions, ledger entries and mpsctl verify (${STORE})`, () => {
       assertVerifies(store, 'after restoring the balance');
     });
 
+    it('a lane on a member bucket: exit 1 (a floored balance lives in its row, where the floor sees it)', () => {
+      const [[acc]] = sql(store, `SELECT id FROM ledger_accounts WHERE owner_id = '${a.id}' AND kind = 'principal'`);
+      corrupt(`INSERT INTO ledger_account_lanes (account_id, lane, balance) VALUES ('${acc}', 7, 0)`,
+        `DELETE FROM ledger_account_lanes WHERE account_id = '${acc}' AND lane = 7`,
+        [new RegExp(`^VIOLATION lanes: account ${acc} \\(member ${a.id} principal USD\\) has a floor but lane 7`)]);
+      assertVerifies(store, 'after removing the lane');
+    });
+
+    it('a hot account\'s lane changed in the database: exit 1 naming the account (row + lanes = journal)', () => {
+      const [[acc]] = sql(store, `SELECT id FROM ledger_accounts WHERE owner_id = '${m.id}' AND kind = 'payable'`);
+      corrupt(`INSERT INTO ledger_account_lanes (account_id, lane, balance) VALUES ('${acc}', 250, 1)`,
+        `DELETE FROM ledger_account_lanes WHERE account_id = '${acc}' AND lane = 250`,
+        [new RegExp(`^VIOLATION balance: account ${acc} \\(merchant ${m.id} payable USD\\)`)]);
+      assertVerifies(store, 'after removing the lane');
+    });
+
     it('a journal line deleted: exit 1 (the entry no longer balances, the account disagrees)', () => {
       const [[entry, lineNo, acc, amount, currency]] = sql(store,
         `SELECT l.entry_id, l.line_no, l.account_id, l.amount, l.currency FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id

@@ -14,6 +14,14 @@ export const SERVER_ENV = {
   MPS_RATE_ADMIN_WRITE_PER_MIN: '0', MPS_PLATFORM_FEE_BPS: '60',
 };
 
+/** SQL: the balance of the account row aliased `a`: its row plus its lanes (hot accounts
+ *  take their postings in per-connection lanes on PostgreSQL; docs/money.md). */
+export const ACCOUNT_BALANCE = '(a.balance + COALESCE((SELECT SUM(s.balance) FROM ledger_account_lanes s ' +
+  'WHERE s.account_id = a.id), 0))';
+/** SQL: the accounts whose balance differs from normal x the sum of their journal lines. */
+export const BALANCE_DRIFT_SQL = 'SELECT a.id FROM ledger_accounts a LEFT JOIN journal_lines l ON l.account_id = a.id ' +
+  `GROUP BY a.id, a.balance, a.normal HAVING ${ACCOUNT_BALANCE} <> a.normal * COALESCE(SUM(l.amount), 0)`;
+
 /** A fresh store that is neither dropped nor removed when a server on it stops:
  *  {url, kind, drop()}. */
 export function newStore() {
