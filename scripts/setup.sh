@@ -25,7 +25,7 @@ PACKAGES=(
   libmicrohttpd-dev libjansson-dev libjwt-dev libsodium-dev libsqlite3-dev libpq-dev
   libcmocka-dev libcurl4-openssl-dev
   postgresql postgresql-client sqlite3
-  clang wrk git python3
+  clang wrk git python3 curl
 )
 
 # nodejs only when node is missing or older than 18 (a newer node may come from elsewhere)

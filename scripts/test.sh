@@ -5,6 +5,7 @@
 #   api sqlite (build)      node --test tests/api    MPS_TEST_STORE=sqlite
 #   api postgres (build)    node --test tests/api    MPS_TEST_STORE=postgres
 #   the same three against build-asan/ (AddressSanitizer + UBSan)
+#   bench smoke (build)     bench/run.sh --smoke: the benchmark still runs (not a timing)
 #
 # A throwaway PostgreSQL cluster (scripts/pg-throwaway.sh) lives for the run in a temp dir.
 # On a clean checkout without build/build.ninja it runs scripts/setup.sh first.
@@ -13,6 +14,7 @@
 #   MPS_TEST_SKIP_ASAN=1   skip the sanitizer build and its passes
 #   MPS_TEST_SKIP_PG=1     skip everything that needs PostgreSQL
 #   MPS_TEST_FILTER=REGEX  only API test files whose path matches REGEX
+#   MPS_TEST_SKIP_BENCH=1  skip the benchmark smoke run
 #   MPS_TEST_PASS_TIMEOUT  seconds one pass may take before it is killed (default 600)
 #
 # The last line of output is always "N passed, N failed" (totals over all passes). The exit
@@ -223,6 +225,21 @@ api_pass() {
   record "$name" "$p" "$f" "$note"
 }
 
+# The benchmark in its CI form (bench/README.md): SQLite, 2 s per workload, 8 connections; it
+# fails on any error, zero throughput or books that do not verify. A smoke run, not a timing.
+bench_pass() {
+  local name="bench smoke (build)" log="$WORK/bench-smoke.log" t0
+  t0=$(date +%s)
+  say "$name"
+  if timeout "$PASS_TIMEOUT" bench/run.sh --smoke --build-dir build >"$log" 2>&1; then
+    tail -n 12 "$log"
+    record "$name" 1 0 "$(elapsed "$t0")"
+  else
+    tail -n 40 "$log"
+    record "$name" 0 1 "bench/run.sh --smoke failed, $(elapsed "$t0")"
+  fi
+}
+
 run_passes() {
   local dir="$1"
   unit_pass "$dir"
@@ -233,6 +250,7 @@ run_passes() {
 SAN_ENV=()
 if [ "$BUILD_OK" = 1 ]; then
   run_passes build
+  if [ "${MPS_TEST_SKIP_BENCH:-0}" != "1" ]; then bench_pass; fi
 fi
 if [ "$ASAN_OK" = 1 ]; then
   SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
