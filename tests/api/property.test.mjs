@@ -554,7 +554,7 @@ async function stepCallback(r) {
   const pending = all.filter((x) => x.status === 'PENDING_EXTERNAL');
   const final = all.filter((x) => x.status !== 'PENDING_EXTERNAL');
   const kind = r.weighted([
-    [pending.length ? 10 : 0, 'success'], [pending.length ? 4 : 0, 'failed'], [pending.length ? 2 : 0, 'wrong-amount'],
+    [pending.length ? 14 : 0, 'success'], [pending.length ? 4 : 0, 'failed'], [pending.length ? 2 : 0, 'wrong-amount'],
     [model.callbacks.size ? 3 : 0, 'replay-id'], [model.appliedExt.size ? 2 : 0, 'replay-ext'],
     [model.appliedExt.size && pending.length ? 1 : 0, 'other-ext'], [final.length ? 1 : 0, 'final'], [1, 'unknown'],
   ]);
@@ -608,7 +608,7 @@ async function stepCallback(r) {
 const lastBodies = new Map(); // callbackId -> raw body first sent
 
 async function stepExpire(r) {
-  if (r.chance(0.5)) await sleep(r.int(200, TTL_MS + 200));
+  if (r.chance(0.4)) await sleep(r.int(200, TTL_MS + 200));
   await clearDeadlines();
   const res = await call('POST', '/admin/transactions/expire-due', { token: adminToken });
   expectStatus(res, 200, null, 'expire-due');
@@ -631,7 +631,7 @@ async function stepExpire(r) {
 }
 
 async function stepWait(r) {
-  const ms = r.int(100, TTL_MS + 300);
+  const ms = r.int(100, TTL_MS + 100);
   await sleep(ms);
   return `wait ${ms} ms`;
 }
@@ -764,8 +764,8 @@ async function stepFee(r) {
 }
 
 const STEP_KINDS = [
-  [8, stepCashTopup], [4, stepExternalTopup], [9, stepGrant], [24, stepPay], [3, stepQuote], [16, stepCallback],
-  [15, stepRefund], [4, stepExpire], [3, stepWait], [7, stepReplay], [2, stepRules], [1, stepFee],
+  [9, stepCashTopup], [4, stepExternalTopup], [9, stepGrant], [22, stepPay], [3, stepQuote], [18, stepCallback],
+  [15, stepRefund], [4, stepExpire], [2, stepWait], [7, stepReplay], [2, stepRules], [1, stepFee],
 ];
 
 // ------------------------------------------------------------------------------ checks
