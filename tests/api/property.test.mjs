@@ -43,7 +43,7 @@
 //
 // Reproduce and extend:
 //   MPS_PROPERTY_SEED=<n>    the seed (printed at the start and in every failure)
-//   MPS_PROPERTY_STEPS=<n>   steps (default 300; ~15 s on SQLite on 2 cores)
+//   MPS_PROPERTY_STEPS=<n>   steps (default 300: ~12-15 s on SQLite, ~17-27 s on PostgreSQL, 2 cores)
 //   MPS_PROPERTY_MAX_S=<s>   stop generating new steps after this many seconds (default 80, so
 //                            a slow sanitizer/PostgreSQL pass stays inside node's 120 s timeout)
 //   MPS_PROPERTY_VERBOSE=1   print every step
