@@ -11,6 +11,22 @@ int64_t refund_cumulative_share(int64_t total, int64_t order, int64_t before, in
   return money_mul_div_round(total, before + amount, order) - money_mul_div_round(total, before, order);
 }
 
+/* The bonus consumed by the first x refunded units: its share round(bonus × x / order), but
+ * never more than what those units gave back to the wallet (x − their external share). With
+ * an external part the half-units round into both, and the first part of a refund could
+ * consume a bonus unit it credited nothing for: from an empty wallet that unit went
+ * unrecovered, and the next part credited it as principal with nothing consumed (two halves
+ * of 2 = 1 bonus + 1 external left principal 1; one full refund leaves 0). Both terms never
+ * decrease in x (the external share grows by 0 or 1 per unit, external <= order), so neither
+ * does the minimum, and at x = order it is the whole bonus (bonus <= order − external): the
+ * parts still add up to the full bonus. Without an external part it is the plain share. */
+static int64_t bonus_consumed_upto(const struct deduction *d, int64_t order, int64_t x) {
+  int64_t share = money_mul_div_round(d->bonus, x, order);
+  int64_t wallet = x - money_mul_div_round(d->external, x, order);
+  assert(wallet >= 0);
+  return share < wallet ? share : wallet;
+}
+
 int refund_compute(const struct refund_input *in, struct refund_shares *out) {
   int64_t order = in->order_amount;
   assert(order > 0 && order <= MONEY_MAX_MINOR);
@@ -31,8 +47,8 @@ int refund_compute(const struct refund_input *in, struct refund_shares *out) {
    * order = refund and bonus_used = consumed (<= refund) is consumed exactly; the reclaim
    * rule (min(refund, consumed), bonus first, the shortfall from principal after the wallet
    * share is credited, unrecovered when the wallet cannot give it back) stays in one place. */
-  int64_t consumed = refund_cumulative_share(d->bonus, order, before, refund);
-  assert(consumed <= refund);
+  int64_t consumed = bonus_consumed_upto(d, order, before + refund) - bonus_consumed_upto(d, order, before);
+  assert(consumed >= 0 && consumed <= refund);
   money_clawback(refund, consumed, refund, out->wallet_share, &in->wallet, &out->clawback);
   assert(out->clawback.bonus_consumed == consumed);
   assert(out->wallet_share >= 0 && out->external_share >= 0 && out->fee_reversal >= 0);

@@ -24,7 +24,8 @@
 //     a 1 s MPS_PAYMENT_PENDING_TTL_S: the model knows each deadline (it checks expiresAtMs is
 //     the request time + TTL) and predicts exactly what expires and the counts
 //   - partial and full refunds: the cumulative shares round(total × (before + refund) / order) −
-//     round(total × before / order) of the external part, the consumed bonus and the fee, the
+//     round(total × before / order) of the external part and the fee, the consumed bonus (the
+//     same, capped at what the refunded units gave back to the wallet, D25), the
 //     wallet share to principal, the clawback (available bonus first, then principal, the rest
 //     unrecovered), and refusals: more than refundable (422 with the details), not PAID (409)
 //   - Idempotency-Key replays of earlier payments, top-ups, grants and refunds (identical body,
@@ -122,6 +123,9 @@ const feeOf = (order, bps) => mulDivRound(order, bps, 10000);
 /** D25: this refund's share of `total`, cumulative over the payment's refunds. */
 const cumShare = (total, order, before, amount) =>
   mulDivRound(total, before + amount, order) - mulDivRound(total, before, order);
+/** D25: the bonus consumed by the first x refunded units: its share, but never more than those
+ *  units gave back to the wallet (x minus their external share). */
+const consumedUpTo = (d, order, x) => Math.min(mulDivRound(d.bonus, x, order), x - mulDivRound(d.external, x, order));
 
 // ------------------------------------------------------------------------------ the model
 const buckets = () => ({ principal: 0, bonus: 0, silver: 0 });
@@ -661,7 +665,7 @@ async function doRefund(p, amount, { k = key(), token } = {}) {
   const external = cumShare(p.d.external, p.order, before, amount);
   const walletShare = amount - external;
   const feeReversal = cumShare(p.fee, p.order, before, amount);
-  const consumed = cumShare(p.d.bonus, p.order, before, amount);
+  const consumed = consumedUpTo(p.d, p.order, before + amount) - consumedUpTo(p.d, p.order, before);
   const reclaim = Math.min(amount, consumed);
   const av = available(mem);
   const fromBonus = Math.min(reclaim, av.bonus);

@@ -105,20 +105,26 @@ static void external_share_owed_to_gateway(void **state) {
   assert_int_equal(s.fee_reversal, 108);
 }
 
-static void unrecovered_when_wallet_is_empty(void **state) {
+static void half_unit_with_an_empty_wallet(void **state) {
   (void)state;
-  /* order 2 = bonus 1 + external 1, refund 1: the half-unit rounds to the gateway and to the
-   * consumed bonus both; the empty wallet cannot give the bonus back */
+  /* order 2 = bonus 1 + external 1, refund 1: the half-unit rounds to the gateway, so this
+   * part gives the wallet nothing back and consumes no bonus (it used to consume 1 and leave
+   * it unrecovered from the empty wallet, and the second half then credited 1 principal) */
   struct refund_shares s = run(2, (struct deduction){.bonus = 1, .external = 1}, 0, 0, 1, (struct wallet_balances){0, 0, 0});
   assert_int_equal(s.external_share, 1);
   assert_int_equal(s.wallet_share, 0);
-  assert_int_equal(s.clawback.reclaim, 1);
-  assert_int_equal(s.clawback.unrecovered, 1);
-  /* the second half then consumes nothing more */
+  assert_int_equal(s.clawback.bonus_consumed, 0);
+  assert_int_equal(s.clawback.unrecovered, 0);
+  /* the second half consumes the bonus and takes it back from what it credits: principal 0,
+   * as after one full refund */
   s = run(2, (struct deduction){.bonus = 1, .external = 1}, 0, 1, 1, (struct wallet_balances){0, 0, 0});
   assert_int_equal(s.external_share, 0);
   assert_int_equal(s.wallet_share, 1);
-  assert_int_equal(s.clawback.bonus_consumed, 0);
+  assert_int_equal(s.clawback.bonus_consumed, 1);
+  assert_int_equal(s.clawback.from_principal, 1);
+  assert_int_equal(s.clawback.after.principal, 0);
+  s = run(2, (struct deduction){.bonus = 1, .external = 1}, 0, 0, 2, (struct wallet_balances){0, 0, 0});
+  assert_int_equal(s.clawback.after.principal, 0);
 }
 
 static void refusals(void **state) {
@@ -174,7 +180,10 @@ static void partials_add_up_to_one_full_refund(void **state) {
       struct deduction d = {.voucher = v, .bonus = b, .external = e, .silver = s_, .principal = order - v - b - e - s_};
       for (size_t f = 0; f < sizeof bps / sizeof bps[0]; f++) {
         int64_t fee = money_bps(order, bps[f]);
-        struct wallet_balances rich = {0, order, 0};
+        /* a wallet with bonus to give back, and an empty one (the refund's own wallet share
+         * is then all the clawback can take from) */
+        for (int empty = 0; empty < 2; empty++) {
+        struct wallet_balances rich = empty ? (struct wallet_balances){0, 0, 0} : (struct wallet_balances){0, order, 0};
         struct refund_shares full = run(order, d, fee, 0, order, rich);
         assert_int_equal(full.external_share, e);
         assert_int_equal(full.fee_reversal, fee);
@@ -204,6 +213,7 @@ static void partials_add_up_to_one_full_refund(void **state) {
             assert_int_equal(w.principal, full.clawback.after.principal);
             assert_int_equal(w.bonus, full.clawback.after.bonus);
           }
+        }
         }
       }
     }
@@ -243,7 +253,7 @@ int main(void) {
       cmocka_unit_test(issue_cases),
       cmocka_unit_test(first_refund_is_the_seed_rule),
       cmocka_unit_test(external_share_owed_to_gateway),
-      cmocka_unit_test(unrecovered_when_wallet_is_empty),
+      cmocka_unit_test(half_unit_with_an_empty_wallet),
       cmocka_unit_test(refusals),
       cmocka_unit_test(no_drift),
       cmocka_unit_test(partials_add_up_to_one_full_refund),
