@@ -2,8 +2,8 @@
 // K times (MPS_CRASH_KILLS, default 3; scripts/crash-test.sh runs the long form):
 //   - start mpsd and run a concurrent money load: wallet payments, payments that need an
 //     external part (PENDING_EXTERNAL) and their signed gateway callbacks (SUCCEEDED or
-//     FAILED), cash top-ups (some earn a top-up bonus) and partial refunds of acknowledged
-//     PAID payments, every request with its own Idempotency-Key (callbacks: callbackId);
+//     FAILED), cash top-ups (some earn a top-up bonus), external top-ups and their callbacks,
+//     and partial refunds of acknowledged PAID payments, every request with its own Idempotency-Key (callbacks: callbackId);
 //   - SIGKILL mpsd at a random moment: after a random count of acknowledged requests (plus
 //     0-3 ms) or after a random delay; record which requests were acknowledged and which
 //     went unanswered; `mpsctl verify` on the crashed store;
@@ -48,7 +48,7 @@ async function send(base, op) {
   return { status: r.status, text: r.text, json: r.json, replayed: r.headers.get('idempotent-replayed') === 'true' };
 }
 
-const OK = { pay: [200, 202], topup: [201], refund: [200], callback: [200] };
+const OK = { pay: [200, 202], topup: [201, 202], refund: [200], callback: [200] };
 
 describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
   it(`${KILLS} kills at random moments: acknowledged exactly once, retries exactly once, books and verify agree`, async () => {
@@ -80,7 +80,7 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
       // what the load may do next: refunds need an acknowledged PAID payment (with something
       // left that no other refund has reserved), callbacks an acknowledged pending payment
       const refundable = []; // {id, order, reserved}
-      const pending = []; // payment json
+      const pending = []; // payments and external top-ups waiting for their callback (json)
       let seq = 0;
       const book = (op, res) => {
         if (op.kind === 'pay') {
@@ -89,11 +89,12 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
           else pending.push(res.json);
         } else if (op.kind === 'topup') {
           books.topup(res.json);
+          if (res.json.status === 'PENDING_EXTERNAL') pending.push(res.json);
         } else if (op.kind === 'refund') {
           books.refund(res.json);
         } else {
           books.callback(op.callbackId, res.status, res.text);
-          if (res.json.outcome === 'SETTLED') refundable.push({ id: res.json.payment.paymentTxnId, order: res.json.payment.orderAmount, reserved: 0 });
+          if (res.json.outcome === 'SETTLED' && res.json.payment) refundable.push({ id: res.json.payment.paymentTxnId, order: res.json.payment.orderAmount, reserved: 0 });
         }
       };
       const nextOp = () => {
@@ -103,8 +104,8 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
           const ok = rng.chance(0.8);
           const callbackId = `cb_${SEED}_${++seq}`;
           const body = {
-            merchantId: m.id, paymentTxnId: p.paymentTxnId, externalTxnId: `ext_${SEED}_${seq}`,
-            status: ok ? 'SUCCEEDED' : 'FAILED', paidAmount: ok ? p.deduction.external : 0, callbackId,
+            merchantId: m.id, paymentTxnId: p.paymentTxnId || p.topupId, externalTxnId: `ext_${SEED}_${seq}`,
+            status: ok ? 'SUCCEEDED' : 'FAILED', paidAmount: ok ? (p.topupId ? p.amount : p.deduction.external) : 0, callbackId,
           };
           return { kind: 'callback', callbackId, ...signedCallback(body) };
         }
@@ -117,10 +118,14 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
             return { kind: 'refund', key: idemKey(), token: m.owner, path: '/api/payment/refund', body: { merchantId: m.id, paymentTxnId: p.id, refundAmount: amount } };
           }
         }
-        if (x < 0.42) {
+        if (x < 0.42) { // a cash top-up at the till, or now and then an external one by the member
           const mem = rng.pick(members);
           const amount = rng.chance(0.3) ? rng.int(BONUS_RULE.minAmount, 9_000) : rng.int(100, 2_000);
-          return { kind: 'topup', key: idemKey(), token: m.owner, path: '/api/wallet/topup', body: { merchantId: m.id, userId: mem.id, amount, method: 'CASH' } };
+          const cash = rng.chance(0.8);
+          return {
+            kind: 'topup', key: idemKey(), token: cash ? m.owner : mem.token, path: '/api/wallet/topup',
+            body: { merchantId: m.id, userId: mem.id, amount, method: cash ? 'CASH' : 'EXTERNAL' },
+          };
         }
         // a payment: the rich pay from the wallet, the poor mostly need an external part
         const external = x >= 0.82;

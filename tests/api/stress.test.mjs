@@ -4,7 +4,7 @@
 //     external part and their signed callbacks (SUCCEEDED / FAILED), late callbacks on final
 //     payments (409), partial refunds of acknowledged payments that overshoot on purpose (422
 //     when nothing is left; 409 on a payment that is not PAID), cash top-ups (some earn a
-//     bonus), the same request sent twice at once with one key (one operation, two identical
+//     bonus), external top-ups by the member and their callbacks, the same request sent twice at once with one key (one operation, two identical
 //     answers), and wallet reads (nothing ever below zero);
 //   - then the hot-wallet overdraw attempt: 40 concurrent payments on one member whose sum is
 //     twice what it has, while top-ups and refunds run on the others: the wallet parts add up
@@ -60,6 +60,7 @@ describe(`concurrency stress on hot wallets (${STORE})`, () => {
 
       const paid = []; // PAID payments (refund targets): {id, order}
       const pending = []; // acknowledged PENDING_EXTERNAL payments (callback targets)
+      const pendingTopups = []; // acknowledged external top-ups (callback targets)
       const final = []; // payments settled or failed by a callback (late-callback targets)
       const refused = []; // {kind, key, status}
       const counts = {};
@@ -91,6 +92,17 @@ describe(`concurrency stress on hot wallets (${STORE})`, () => {
             }
           }
           count('read');
+          return;
+        }
+        if (x < 0.07 && pendingTopups.length) { // the gateway's word on an external top-up
+          const t = pendingTopups.splice(rng.int(0, pendingTopups.length - 1), 1)[0];
+          const ok = rng.chance(0.75);
+          const r = await callback({
+            merchantId: m.id, paymentTxnId: t.topupId, externalTxnId: `ext_${SEED}_${++seq}`,
+            status: ok ? 'SUCCEEDED' : 'FAILED', paidAmount: ok ? t.amount : 0, callbackId: `cb_${SEED}_${seq}`,
+          });
+          assert.equal(r.status, 200, `top-up callback ${ctx}: ${r.text}`);
+          count(`topup callback ${r.json.outcome}`);
           return;
         }
         if (x < 0.15 && pending.length) { // the gateway's word on a pending payment
@@ -161,6 +173,14 @@ describe(`concurrency stress on hot wallets (${STORE})`, () => {
             assert.equal([a, b].filter((r) => r.headers.get('idempotent-replayed') === 'true').length, 1);
             books.topup(a.json);
             count('topup twice');
+            return;
+          }
+          if (rng.chance(0.15)) { // an external top-up by the member: credited by its callback
+            const r = await post('/api/wallet/topup', mem.token, { ...body, method: 'EXTERNAL' });
+            assert.equal(r.status, 202, `external top-up ${ctx}: ${r.text}`);
+            books.topup(r.json);
+            pendingTopups.push(r.json);
+            count('topup external');
             return;
           }
           const r = await post('/api/wallet/topup', m.owner, body);

@@ -1,6 +1,6 @@
 // tests/api/lib/books.mjs — the client's own books for the money load tests (crash.test.mjs,
 // stress.test.mjs): a seeded PRNG, signed gateway callbacks, and a model that is fed every
-// acknowledged answer (top-ups, payments, callbacks, refunds) and computes what each member
+// acknowledged answer (cash and external top-ups, payments, callbacks, refunds) and computes what each member
 // bucket (balance, held, available) and the merchant's payable and marketing accounts must
 // hold. checkBooks() compares that model with GET /api/wallet, with the stored ledger
 // accounts and with the journal lines (SQL on the store), and every payment, top-up, refund
@@ -56,9 +56,10 @@ const zero = () => ({ principal: 0, bonus: 0, silver: 0 });
 
 /**
  * The model. Feed it the JSON of every acknowledged (or retried) success:
- *   topup(json)     201 of POST /api/wallet/topup (CASH)
+ *   topup(json)     201 (CASH) or 202 (EXTERNAL) of POST /api/wallet/topup
  *   payment(json)   200/202 of POST /api/payment/verify
- *   callback(json)  200 of POST /api/payment/callback (outcome SETTLED or FAILED)
+ *   callback(id, status, text)  any answer of POST /api/payment/callback: a 200 settles
+ *                   or fails its payment or external top-up
  *   refund(json)    200 of POST /api/payment/refund
  * Feeding the same object twice (a replay) is an error: every id is booked once.
  */
@@ -73,7 +74,7 @@ export class Books {
 
   topup(j) {
     assert.equal(j.merchantId, this.merchantId);
-    assert.equal(j.status, 'SUCCEEDED', `a cash top-up succeeds: ${JSON.stringify(j)}`);
+    assert.equal(j.status, j.method === 'CASH' ? 'SUCCEEDED' : 'PENDING_EXTERNAL', `a new top-up: ${JSON.stringify(j)}`);
     assert.ok(!this.topups.has(j.topupId), `top-up ${j.topupId} booked twice`);
     this.topups.set(j.topupId, j);
   }
@@ -94,6 +95,14 @@ export class Books {
     this.callbacks.set(callbackId, { status, text });
     if (status !== 200) return;
     const j = JSON.parse(text);
+    if (j.topup) { // an external top-up: credited (SETTLED) or not (FAILED)
+      const t = this.topups.get(j.topup.topupId);
+      assert.ok(t, `callback for a top-up the client never saw: ${text}`);
+      assert.equal(t.status, 'PENDING_EXTERNAL', `callback on a top-up that was ${t.status}: ${text}`);
+      assert.equal(j.topup.status, j.outcome === 'SETTLED' ? 'SUCCEEDED' : 'FAILED', text);
+      this.topups.set(t.topupId, j.topup);
+      return;
+    }
     const p = this.payments.get(j.payment.paymentTxnId);
     assert.ok(p, `callback for a payment the client never saw: ${text}`);
     assert.equal(p.status, 'PENDING_EXTERNAL', `callback settled a payment that was ${p.status}: ${text}`);
@@ -123,7 +132,7 @@ export class Books {
     const balance = zero();
     const held = zero();
     for (const t of this.topups.values()) {
-      if (t.userId !== userId) continue;
+      if (t.userId !== userId || t.status !== 'SUCCEEDED') continue;
       balance.principal += t.amount;
       balance.bonus += t.bonusAmount;
     }
@@ -147,7 +156,7 @@ export class Books {
   merchant() {
     let payable = 0;
     let marketing = 0;
-    for (const t of this.topups.values()) marketing += t.bonusAmount;
+    for (const t of this.topups.values()) if (t.status === 'SUCCEEDED') marketing += t.bonusAmount;
     for (const p of this.payments.values()) {
       if (p.status === 'PAID') payable += p.json.orderAmount - p.feeAmount;
     }
