@@ -11,7 +11,7 @@
 #   --store        sqlite (default), postgres or both
 #   --asan         run against build-asan/ (AddressSanitizer + UBSan), building it when missing
 #   --seed S       MPS_CRASH_SEED: reproduce a run's kill schedule and operation stream
-#   --clients C    concurrent clients (default 16)
+#   --clients C    concurrent clients of the crash test (default 16)
 #   --also-stress  run tests/api/stress.test.mjs on each store too
 #
 # Prints each round (kill moment, acknowledged, unanswered, committed but unanswered) and a
@@ -76,7 +76,9 @@ for store in "${LIST[@]}"; do
   files=(tests/api/crash.test.mjs)
   [ "$STRESS" = 1 ] && files+=(tests/api/stress.test.mjs)
   for f in "${files[@]}"; do
-    echo "=== $f on $store ($BIN, $KILLS kills)"
+    what="$KILLS kills, $CLIENTS clients"
+    [ "$f" = tests/api/stress.test.mjs ] && what="no kills"
+    echo "=== $f on $store ($BIN, $what)"
     t0=$(date +%s)
     if ! env MPS_BIN_DIR="$BIN" MPS_TEST_STORE="$store" MPS_TEST_PG_ADMIN_URL="$PG_ADMIN_URL" \
         MPS_CRASH_KILLS="$KILLS" MPS_CRASH_CONCURRENCY="$CLIENTS" ${SEED:+MPS_CRASH_SEED="$SEED"} \
