@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
     --seed) SEED="$2"; shift 2 ;;
     --clients) CLIENTS="$2"; shift 2 ;;
     --also-stress) STRESS=1; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "crash-test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
