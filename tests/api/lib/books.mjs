@@ -7,7 +7,7 @@
 // and callback row with what the client saw. Node built-ins only.
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { call, sql } from './money.mjs';
+import { ACCOUNT_BALANCE, call, sql } from './money.mjs';
 
 export const CALLBACK_SECRET = 'books-gateway-secret-0123456789abcdef';
 
@@ -192,7 +192,7 @@ export async function checkBooks({ base, store, books, members, ownerToken, what
     out[mem.id] = want;
   }
 
-  const rows = sql(store, 'SELECT a.owner_kind, a.owner_id, a.kind, a.balance, a.held, ' +
+  const rows = sql(store, `SELECT a.owner_kind, a.owner_id, a.kind, ${ACCOUNT_BALANCE}, a.held, ` +
     'a.normal * COALESCE((SELECT SUM(l.amount) FROM journal_lines l WHERE l.account_id = a.id), 0) ' +
     `FROM ledger_accounts a WHERE a.merchant_id = '${m}' AND a.owner_kind IN ('member', 'merchant')`);
   const ledger = new Map(rows.map(([ok, oid, kind, bal, held, lines]) => [`${ok}|${oid}|${kind}`, { balance: Number(bal), held: Number(held), lines: Number(lines) }]));
