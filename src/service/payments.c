@@ -204,7 +204,7 @@ static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *me
   return DB_OK;
 }
 
-/* The quote from balances already read in this transaction (SQLite's single writer). */
+/* The quote from balances read in this transaction (after the member's lock, D22). */
 static int quote_from_accounts(db_conn *c, const struct money_ctx *m, const struct pay_accounts *a,
                                int64_t order_amount, int64_t now_ms, struct wallet_view *w,
                                struct quote *q) {
@@ -294,18 +294,16 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   }
   int64_t now = clock_now_ms();
   /* The quote must see the balances as they are inside this transaction. On SQLite the
-   * single writer already serialises, so the balances just read are the truth; on PostgreSQL
-   * the member's accounts are locked first and read again under the lock (D22). */
+   * single writer already serialises; on PostgreSQL the member's accounts are locked first
+   * (D22) and then read: under READ COMMITTED that read sees what the previous lock holder
+   * committed. (A member's very first payment may create accounts after the lock; their
+   * balance is zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT stays the last word.) */
   struct pay_accounts acc;
-  int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
+  int rc = ledger_lock_owner(c, m->member_id);
+  if (rc >= 0) rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
   struct wallet_view w;
   struct quote q;
-  if (rc >= 0 && db_conn_kind(c) == DB_POSTGRES) {
-    rc = ledger_lock_owner(c, m->member_id);
-    if (rc >= 0) rc = payment_quote(c, m, order_amount, now, &w, &q);
-  } else if (rc >= 0) {
-    rc = quote_from_accounts(c, m, &acc, order_amount, now, &w, &q);
-  }
+  if (rc >= 0) rc = quote_from_accounts(c, m, &acc, order_amount, now, &w, &q);
   if (rc < 0) return rc;
   struct payment *p = out;
   memset(p, 0, sizeof *p);
