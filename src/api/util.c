@@ -41,19 +41,22 @@ bool api_valid_id(const char *s) {
   return true;
 }
 
+int api_parse_limit(const char *s, int *out) {
+  char *end = NULL;
+  long v = strtol(s, &end, 10);
+  if (end == s || *end || v < 1 || v > PAGE_MAX) return -1;
+  *out = (int)v;
+  return 0;
+}
+
 int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len) {
   *limit = PAGE_DEFAULT;
   cursor[0] = '\0';
   const char *l = http_query(req, "limit");
-  if (l) {
-    char *end = NULL;
-    long v = strtol(l, &end, 10);
-    if (end == l || *end || v < 1 || v > PAGE_MAX) {
-      http_reply_error(req, MPS_E_BAD_REQUEST, "limit must be a whole number from 1 to 100",
-                       json_pack("{s:s, s:s}", "parameter", "limit", "value", l));
-      return -1;
-    }
-    *limit = (int)v;
+  if (l && api_parse_limit(l, limit) != 0) {
+    http_reply_error(req, MPS_E_BAD_REQUEST, "limit must be a whole number from 1 to 100",
+                     json_pack("{s:s, s:s}", "parameter", "limit", "value", l));
+    return -1;
   }
   const char *c = http_query(req, "cursor");
   if (c && *c) {

@@ -23,6 +23,8 @@ int api_finish(struct http_req *req, int rc, struct svc_error *err);
 /* limit (1..100, default 20) and cursor ("" when absent, else 1..64 id characters) from
  * the query string. 0, or -1 with a 400 reply. */
 int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len);
+/* The limit parameter's text: a whole number from 1 to PAGE_MAX into *out. 0 or -1. */
+int api_parse_limit(const char *s, int *out);
 /* An optional query filter of bounded length; -1 with a 400 reply when too long. */
 int api_query_str(struct http_req *req, const char *name, char *out, size_t out_len);
 /* An optional RFC 3339 or epoch-milliseconds time in the query; -1 with a 400 reply. */
