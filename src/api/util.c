@@ -42,10 +42,16 @@ bool api_valid_id(const char *s) {
 }
 
 int api_parse_limit(const char *s, int *out) {
-  char *end = NULL;
-  long v = strtol(s, &end, 10);
-  if (end == s || *end || v < 1 || v > PAGE_MAX) return -1;
-  *out = (int)v;
+  /* digits only: strtol would also take leading blanks and a sign (" 5", "+5") */
+  int v = 0;
+  size_t i = 0;
+  for (; s[i] != '\0'; i++) {
+    if (s[i] < '0' || s[i] > '9' || i >= API_LIMIT_TEXT_MAX) return -1;
+    v = v * 10 + (s[i] - '0');
+    if (v > PAGE_MAX) return -1;
+  }
+  if (i == 0 || v < 1) return -1;
+  *out = v;
   return 0;
 }
 

@@ -23,7 +23,9 @@ int api_finish(struct http_req *req, int rc, struct svc_error *err);
 /* limit (1..100, default 20) and cursor ("" when absent, else 1..64 id characters) from
  * the query string. 0, or -1 with a 400 reply. */
 int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len);
-/* The limit parameter's text: a whole number from 1 to PAGE_MAX into *out. 0 or -1. */
+/* The limit parameter's text: decimal digits only (no blanks, no sign, at most
+ * API_LIMIT_TEXT_MAX of them) naming 1 to PAGE_MAX, into *out. 0, or -1 with *out unchanged. */
+#define API_LIMIT_TEXT_MAX 8
 int api_parse_limit(const char *s, int *out);
 /* An optional query filter of bounded length; -1 with a 400 reply when too long. */
 int api_query_str(struct http_req *req, const char *name, char *out, size_t out_len);

@@ -11,7 +11,8 @@
  *   - a decoded amount lies within the field's [min, max] (at most MONEY_MAX_MINOR), and when
  *     the text is a number it is exactly the JSON integer written (an independent decimal
  *     parser) — and every JSON integer within the bounds is accepted;
- *   - limit is accepted exactly when the text is decimal digits naming 1..PAGE_MAX;
+ *   - limit is accepted exactly when the text is decimal digits (at most API_LIMIT_TEXT_MAX)
+ *     naming 1..PAGE_MAX, and a refused one leaves the default alone;
  *   - a cursor is accepted exactly when it is 1..64 of [A-Za-z0-9_-];
  *   - an accepted time is >= 0; epoch digits give exactly their value (no silent
  *     saturation); an RFC 3339 time gives the instant whose calendar fields are the ones
@@ -133,7 +134,7 @@ static void check_limit(const char *text) {
     if (*p < '0' || *p > '9') digits = false;
     else if (v <= PAGE_MAX) v = v * 10 + (*p - '0');
   }
-  bool want = digits && v >= 1 && v <= PAGE_MAX;
+  bool want = digits && strlen(text) <= API_LIMIT_TEXT_MAX && v >= 1 && v <= PAGE_MAX;
   FUZZ_CHECK((rc == 0) == want, "limit '%s': %s", text, rc == 0 ? "accepted" : "refused");
   if (rc == 0) FUZZ_CHECK(limit == v, "limit '%s' = %d", text, limit);
   else FUZZ_CHECK(limit == -12345, "limit '%s' refused but written", text);
