@@ -90,13 +90,23 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
   return 0;
 }
 
-int api_parse_time(const char *s, int64_t *out) {
-  char *end = NULL;
-  long long v = strtoll(s, &end, 10);
-  if (end != s && *end == '\0') {
-    *out = v;
-    return v >= 0 ? 0 : -1;
+/* Epoch milliseconds: digits only, at most API_TIME_MAX_MS (strtoll would take blanks and a
+ * sign, and saturate at INT64_MAX on overflow). */
+static int parse_epoch_ms(const char *s, int64_t *out) {
+  int64_t v = 0;
+  size_t i = 0;
+  for (; s[i] != '\0'; i++) {
+    if (s[i] < '0' || s[i] > '9' || i >= API_TIME_TEXT_MAX) return -1;
+    v = v * 10 + (s[i] - '0');
+    if (v > API_TIME_MAX_MS) return -1;
   }
+  if (i == 0) return -1;
+  *out = v;
+  return 0;
+}
+
+int api_parse_time(const char *s, int64_t *out) {
+  if (s[0] >= '0' && s[0] <= '9' && s[strspn(s, "0123456789")] == '\0') return parse_epoch_ms(s, out);
   struct tm tm = {0};
   int ms = 0;
   const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);

@@ -32,7 +32,11 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
 /* An optional RFC 3339 or epoch-milliseconds time in the query; -1 with a 400 reply. */
 int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present);
 
-/* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds. 0 or -1. */
+/* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds (decimal digits
+ * only, at most API_TIME_TEXT_MAX of them, at most API_TIME_MAX_MS =
+ * 9999-12-31T23:59:59.999Z). 0, or -1 with *out_ms unchanged. */
+#define API_TIME_TEXT_MAX 40
+#define API_TIME_MAX_MS 253402300799999LL
 int api_parse_time(const char *s, int64_t *out_ms);
 
 /* Allocate the handler's context (zeroed, freed with the request). NULL -> 500 replied. */

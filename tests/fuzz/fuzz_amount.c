@@ -14,10 +14,11 @@
  *   - limit is accepted exactly when the text is decimal digits (at most API_LIMIT_TEXT_MAX)
  *     naming 1..PAGE_MAX, and a refused one leaves the default alone;
  *   - a cursor is accepted exactly when it is 1..64 of [A-Za-z0-9_-];
- *   - an accepted time is >= 0; epoch digits give exactly their value (no silent
- *     saturation); an RFC 3339 time gives the instant whose calendar fields are the ones
- *     written (no Feb 30 turning into March 2), and formatting it back parses to the same
- *     value. */
+ *   - epoch digits are accepted exactly when their value is within 0..API_TIME_MAX_MS, and
+ *     give exactly that value (no silent saturation at INT64_MAX); an accepted RFC 3339 time
+ *     lies in that range too and is the instant whose calendar fields are the ones written
+ *     (no February 30 turning into March 2), and formatting it back parses to the same
+ *     value; a refused time leaves the output alone. */
 #include <jansson.h>
 #include <stdbool.h>
 #include <string.h>
@@ -152,11 +153,10 @@ static void check_cursor(const char *text) {
 
 static void check_time(const char *text) {
   int64_t ms = -1;
-  if (api_parse_time(text, &ms) != 0) return;
-  FUZZ_CHECK(ms >= 0, "time '%s' = %lld", text, (long long)ms);
+  int rc = api_parse_time(text, &ms);
   bool digits = text[0] != '\0';
   for (const char *p = text; *p; p++) digits = digits && *p >= '0' && *p <= '9';
-  if (digits) {
+  if (digits) { /* epoch milliseconds: exactly the value written, when within the range */
     int64_t want = 0;
     bool overflow = false;
     for (const char *p = text; *p && !overflow; p++) {
@@ -164,9 +164,17 @@ static void check_time(const char *text) {
       if (want > (INT64_MAX - d) / 10) overflow = true;
       else want = want * 10 + d;
     }
-    FUZZ_CHECK(!overflow && ms == want, "epoch '%s' = %lld", text, (long long)ms);
+    bool ok = !overflow && want <= API_TIME_MAX_MS && strlen(text) <= API_TIME_TEXT_MAX;
+    FUZZ_CHECK((rc == 0) == ok, "epoch '%s' %s", text, rc == 0 ? "accepted" : "refused");
+    FUZZ_CHECK(rc != 0 || ms == want, "epoch '%s' = %lld", text, (long long)ms);
+    FUZZ_CHECK(rc == 0 || ms == -1, "epoch '%s' refused but written", text);
     return;
   }
+  if (rc != 0) {
+    FUZZ_CHECK(ms == -1, "time '%s' refused but written", text);
+    return;
+  }
+  FUZZ_CHECK(ms >= 0 && ms <= API_TIME_MAX_MS, "time '%s' = %lld", text, (long long)ms);
   /* RFC 3339: the calendar fields written are those of the instant */
   int y, mo, d, h, mi, s;
   FUZZ_CHECK(sscanf(text, "%d-%d-%dT%d:%d:%d", &y, &mo, &d, &h, &mi, &s) == 6, "time '%s' accepted", text);

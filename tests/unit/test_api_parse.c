@@ -9,6 +9,15 @@
 
 #include "api/util.h"
 
+static int64_t parse_time(const char *s) {
+  int64_t ms = -7;
+  if (api_parse_time(s, &ms) != 0) {
+    assert_int_equal(ms, -7); /* a refusal leaves the output alone */
+    return -1;
+  }
+  return ms;
+}
+
 static void limit_accepts_1_to_100(void **state) {
   (void)state;
   int limit = 0;
@@ -37,10 +46,40 @@ static void limit_refuses_blanks_and_signs(void **state) {
   }
 }
 
+static void time_forms(void **state) {
+  (void)state;
+  assert_int_equal(parse_time("0"), 0);
+  assert_int_equal(parse_time("1764000000000"), 1764000000000LL);
+  assert_int_equal(parse_time("2026-01-02T03:04:05Z"), 1767323045000LL);
+  assert_int_equal(parse_time("2026-01-02T03:04:05.123456Z"), 1767323045123LL);
+  assert_int_equal(parse_time("2026-01-02T03:04:05+00:00"), 1767323045000LL);
+  assert_int_equal(parse_time("2024-02-29T12:00:00Z"), 1709208000000LL);
+  assert_int_equal(parse_time("9999-12-31T23:59:59.999Z"), API_TIME_MAX_MS);
+  assert_int_equal(parse_time("253402300799999"), API_TIME_MAX_MS);
+  assert_int_equal(parse_time("2026-01-02T03:04:05+07:00"), -1);
+  assert_int_equal(parse_time("yesterday"), -1);
+  assert_int_equal(parse_time(""), -1);
+}
+
+/* fuzz_amount found "99999999999999999999" read as INT64_MAX (strtoll saturates) */
+static void epoch_out_of_range_is_refused(void **state) {
+  (void)state;
+  assert_int_equal(parse_time("99999999999999999999"), -1);
+  assert_int_equal(parse_time("9223372036854775807"), -1);
+  assert_int_equal(parse_time("9223372036854775808"), -1);
+  assert_int_equal(parse_time("253402300800000"), -1);
+  assert_int_equal(parse_time("-1"), -1);
+  assert_int_equal(parse_time("-0"), -1);
+  assert_int_equal(parse_time("+5"), -1);
+  assert_int_equal(parse_time(" 5"), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(limit_accepts_1_to_100),
       cmocka_unit_test(limit_refuses_blanks_and_signs),
+      cmocka_unit_test(time_forms),
+      cmocka_unit_test(epoch_out_of_range_is_refused),
   };
   return cmocka_run_group_tests_name("api_parse", tests, NULL, NULL);
 }
