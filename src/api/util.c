@@ -121,8 +121,14 @@ int api_parse_time(const char *s, int64_t *out) {
     while (digits > 0 && digits < 3) ms *= 10, digits++;
   }
   if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0) return -1;
+  /* timegm normalises what strptime lets through (February 30 -> March 2, 24:00, :60); a
+   * time that changes on the way is not the one the client wrote */
+  struct tm written = tm;
   time_t t = timegm(&tm);
-  if (t == (time_t)-1) return -1;
+  if (t < 0 || tm.tm_year != written.tm_year || tm.tm_mon != written.tm_mon || tm.tm_mday != written.tm_mday ||
+      tm.tm_hour != written.tm_hour || tm.tm_min != written.tm_min || tm.tm_sec != written.tm_sec) {
+    return -1;
+  }
   *out = (int64_t)t * 1000 + ms;
   return 0;
 }

@@ -33,8 +33,9 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
 int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present);
 
 /* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds (decimal digits
- * only, at most API_TIME_TEXT_MAX of them, at most API_TIME_MAX_MS =
- * 9999-12-31T23:59:59.999Z). 0, or -1 with *out_ms unchanged. */
+ * only, at most API_TIME_TEXT_MAX of them). Only instants from 1970-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59.999Z (API_TIME_MAX_MS), and only real calendar times: February 30 or
+ * 24:00 are refused, not moved to another day. 0, or -1 with *out_ms unchanged. */
 #define API_TIME_TEXT_MAX 40
 #define API_TIME_MAX_MS 253402300799999LL
 int api_parse_time(const char *s, int64_t *out_ms);

@@ -74,12 +74,24 @@ static void epoch_out_of_range_is_refused(void **state) {
   assert_int_equal(parse_time(" 5"), -1);
 }
 
+/* fuzz_amount found "2026-02-30T00:00:00Z" read as March 2 (timegm normalises) */
+static void impossible_calendar_times_are_refused(void **state) {
+  (void)state;
+  assert_int_equal(parse_time("2026-02-30T00:00:00Z"), -1);
+  assert_int_equal(parse_time("2026-02-29T00:00:00Z"), -1); /* not a leap year */
+  assert_int_equal(parse_time("2026-04-31T00:00:00Z"), -1);
+  assert_int_equal(parse_time("2026-01-01T24:00:00Z"), -1);
+  assert_int_equal(parse_time("2026-12-31T23:59:60Z"), -1);
+  assert_int_equal(parse_time("1969-12-31T23:59:59Z"), -1); /* before the epoch */
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(limit_accepts_1_to_100),
       cmocka_unit_test(limit_refuses_blanks_and_signs),
       cmocka_unit_test(time_forms),
       cmocka_unit_test(epoch_out_of_range_is_refused),
+      cmocka_unit_test(impossible_calendar_times_are_refused),
   };
   return cmocka_run_group_tests_name("api_parse", tests, NULL, NULL);
 }
