@@ -11,8 +11,8 @@
  *   - after success each given field holds the JSON value (strings NUL-terminated, within
  *     their length bounds; integers — the amounts — within [min, max]); absent fields and
  *     every byte no field owns are left untouched; the JF_PRESENT flag says "given";
- *   - after a failure no byte outside the fields' own storage changed and the error names a
- *     reason;
+ *   - after a failure no byte outside the fields' own storage changed, and the error names a
+ *     reason; field and reason are valid UTF-8 (they are sent back in the 400 reply's JSON);
  *   - the canonical form the Idempotency-Key hash uses (JSON_COMPACT | JSON_SORT_KEYS) parses
  *     back and reproduces itself, so a replayed request hashes the same. */
 #include <jansson.h>
@@ -161,6 +161,11 @@ static void check_failure(const struct api_body_spec *s, const unsigned char *ou
   FUZZ_CHECK(err->reason[0] != '\0', "%s: failure without a reason", s->routes);
   FUZZ_CHECK(memchr(err->field, 0, sizeof err->field) && memchr(err->reason, 0, sizeof err->reason),
              "%s: error text not terminated", s->routes);
+  /* both go into the 400 reply's JSON (http_decode_body): they must be valid UTF-8 */
+  json_t *field = json_string(err->field), *reason = json_string(err->reason);
+  FUZZ_CHECK(field && reason, "%s: error text is not UTF-8 (field '%s')", s->routes, err->field);
+  json_decref(field);
+  json_decref(reason);
   for (size_t i = 0; i < s->count; i++) {
     const struct json_field *f = &s->fields[i];
     memset(owned + f->offset, 1, field_storage(f));
