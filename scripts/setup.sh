@@ -26,6 +26,9 @@ PACKAGES=(
   libcmocka-dev libcurl4-openssl-dev
   postgresql postgresql-client sqlite3
   clang wrk git python3 curl
+  # clang 14's libFuzzer and sanitizer runtimes (tests/fuzz): only a Recommends of clang,
+  # and recommends are not installed here
+  libclang-rt-14-dev
 )
 
 # nodejs only when node is missing or older than 18 (a newer node may come from elsewhere)

@@ -6,6 +6,7 @@
 #   api postgres (build)    node --test tests/api    MPS_TEST_STORE=postgres
 #   the same three against build-asan/ (AddressSanitizer + UBSan)
 #   bench smoke (build)     bench/run.sh --smoke: the benchmark still runs (not a timing)
+#   fuzz (build-fuzz)       each libFuzzer target of tests/fuzz for a short fixed time
 #
 # A throwaway PostgreSQL cluster (scripts/pg-throwaway.sh) lives for the run in a temp dir.
 # On a clean checkout without build/build.ninja it runs scripts/setup.sh first.
@@ -16,6 +17,8 @@
 #   MPS_TEST_FILTER=REGEX  only API test files whose path matches REGEX
 #   MPS_TEST_SKIP_BENCH=1  skip the benchmark smoke run
 #   MPS_TEST_PASS_TIMEOUT  seconds one pass may take before it is killed (default 600)
+#   MPS_TEST_SKIP_FUZZ=1   skip the fuzz build (clang) and its pass
+#   MPS_TEST_FUZZ_SECONDS  seconds each fuzz target runs (default 25)
 #
 # The last line of output is always "N passed, N failed" (totals over all passes). The exit
 # status is non-zero when anything failed; a step that crashed or failed to build counts
@@ -255,6 +258,64 @@ fi
 if [ "$ASAN_OK" = 1 ]; then
   SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
   run_passes build-asan
+fi
+
+# ------------------------------------------------------------------------------ fuzz
+# Every target of tests/fuzz (one corpus/<name>/ each) runs for MPS_TEST_FUZZ_SECONDS over a
+# copy of its seed corpus in $WORK, so new inputs never land in the repository. One count
+# per target; a crash, sanitizer report or failed property fails it, and its reproducer is
+# kept in build-fuzz/crashes/ (see tests/fuzz/README.md for turning it into a test).
+fuzz_pass() {
+  local secs="${MPS_TEST_FUZZ_SECONDS:-25}" crashes="$ROOT/build-fuzz/crashes"
+  say "fuzz (build-fuzz, ${secs}s per target)"
+  if ! command -v clang >/dev/null 2>&1; then
+    record "fuzz (build-fuzz)" 0 1 "clang missing: scripts/setup.sh"
+    return
+  fi
+  if [ ! -f build-fuzz/build.ninja ]; then
+    rm -rf build-fuzz
+    CC=clang meson setup build-fuzz -Dfuzz=true || true
+  fi
+  if [ ! -f build-fuzz/build.ninja ] || ! ninja -C build-fuzz fuzz; then
+    record "fuzz (build-fuzz)" 0 1 "fuzz build failed"
+    return
+  fi
+  mkdir -p "$crashes"
+  local dir name bin run log t0 rc runs artifact
+  for dir in tests/fuzz/corpus/*/; do
+    name="$(basename "$dir")"
+    bin="build-fuzz/tests/fuzz/fuzz_$name"
+    run="$WORK/fuzz-$name"
+    log="$run/log"
+    t0=$(date +%s)
+    say "fuzz $name"
+    if [ ! -x "$bin" ]; then
+      record "fuzz $name" 0 1 "no $bin"
+      continue
+    fi
+    mkdir -p "$run/corpus"
+    cp -- "$dir"* "$run/corpus/"
+    local dict=()
+    if [ -f "tests/fuzz/$name.dict" ]; then dict=(-dict="tests/fuzz/$name.dict"); fi
+    timeout $((secs + 60)) "$bin" -max_total_time="$secs" -timeout=5 -rss_limit_mb=2048 -max_len=4096 \
+      -print_final_stats=1 "${dict[@]}" -artifact_prefix="$crashes/$name-" "$run/corpus" >"$log" 2>&1
+    rc=$?
+    runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' | tail -n 1)
+    if [ "$rc" -eq 0 ]; then
+      tail -n 3 "$log"
+      record "fuzz $name" 1 0 "${runs:-?} runs, $(elapsed "$t0")"
+    else
+      artifact=$(grep -oE 'Test unit written to [^ ]+' "$log" | tail -n 1 | sed 's/^Test unit written to //')
+      tail -n 60 "$log"
+      echo "fuzz $name FAILED (exit $rc); reproducer: ${artifact:-none written}"
+      [ -n "$artifact" ] && echo "  run it again: $bin $artifact   (or build/tests/fuzz/replay_$name $artifact)"
+      record "fuzz $name" 0 1 "exit $rc, reproducer ${artifact:-none}"
+    fi
+  done
+}
+
+if [ "${MPS_TEST_SKIP_FUZZ:-0}" != "1" ]; then
+  fuzz_pass
 fi
 
 # ------------------------------------------------------------------------------ summary

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "common/clock.h"
 #include "http/json_decode.h"
@@ -30,6 +31,7 @@ static const struct json_field login_spec[] = {
     {.name = "email", .type = JF_STRING, .required = true, .offset = offsetof(struct login_ctx, email), .size = 129, .min = 3},
     {.name = "password", .type = JF_STRING, .required = true, .offset = offsetof(struct login_ctx, password), .size = PASSWORD_MAX_LEN + 1, .min = 1},
 };
+const struct api_body_spec api_spec_login = {"POST /admin/login, POST /merchant/login", login_spec, sizeof login_spec / sizeof login_spec[0], sizeof(struct login_ctx)};
 
 static int audit_run(db_conn *c, struct http_req *req) {
   struct login_ctx *l = req->ctx;

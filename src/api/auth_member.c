@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "common/clock.h"
 #include "domain/phone.h"
@@ -23,6 +24,8 @@ static const struct json_field code_spec[] = {
     {.name = "phone", .type = JF_STRING, .required = true, .offset = offsetof(struct member_body, phone), .size = 41, .min = 1},
     {.name = "code", .type = JF_STRING, .required = true, .offset = offsetof(struct member_body, code), .size = 7, .min = 6},
 };
+const struct api_body_spec api_spec_member_code = {"POST /api/auth/member/request-code", code_spec, 2, sizeof(struct member_body)};
+const struct api_body_spec api_spec_member_login = {"POST /api/auth/member/login", code_spec, 3, sizeof(struct member_body)};
 
 /* Decode, normalise the phone and take a per-phone token. 0, or -1 with a reply set. */
 static int decode(struct http_req *req, struct member_body *b, size_t fields) {
@@ -66,7 +69,7 @@ static int request_run(db_conn *c, struct http_req *req) {
 
 void api_member_request_code(struct http_req *req) {
   struct member_body *b = api_ctx(req, sizeof *b);
-  if (!b || decode(req, b, 2) != 0) return;
+  if (!b || decode(req, b, api_spec_member_code.count) != 0) return;
   http_defer(req, DB_JOB_WRITE, request_run);
 }
 
@@ -104,7 +107,7 @@ static int login_run(db_conn *c, struct http_req *req) {
 
 void api_member_login(struct http_req *req) {
   struct member_body *b = api_ctx(req, sizeof *b);
-  if (!b || decode(req, b, 3) != 0) return;
+  if (!b || decode(req, b, api_spec_member_login.count) != 0) return;
   for (const char *p = b->code; *p; p++) {
     if (*p < '0' || *p > '9') {
       http_reply_error(req, MPS_E_VALIDATION_FAILED, "field 'code' must be 6 digits",

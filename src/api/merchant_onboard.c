@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "http/json_decode.h"
 #include "http/server.h"
@@ -32,6 +33,7 @@ static const struct json_field spec[] = {
     {.name = "ownerEmail", .type = JF_STRING, .offset = offsetof(struct onboard_body, owner_email), .size = 129, .min = 3},
     {.name = "ownerPassword", .type = JF_STRING, .offset = offsetof(struct onboard_body, owner_password), .size = PASSWORD_MAX_LEN + 1, .min = 1},
 };
+const struct api_body_spec api_spec_onboard = {"POST /api/merchant/onboard", spec, sizeof spec / sizeof spec[0], sizeof(struct onboard_body)};
 
 static bool secret_matches(const char *given, const char *expected) {
   unsigned char a[32], b[32]; /* hash both: constant time whatever the lengths */

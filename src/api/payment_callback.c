@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "common/clock.h"
 #include "domain/money.h"
@@ -40,6 +41,7 @@ static const struct json_field cb_spec[] = {
     {.name = "paidAmount", .type = JF_INT, .required = true, .offset = offsetof(struct cb_body, paid_amount), .min = 0, .max = MONEY_MAX_MINOR},
     {.name = "callbackId", .type = JF_STRING, .required = true, .offset = offsetof(struct cb_body, callback_id), .size = CALLBACK_ID_MAX + 1, .min = 1},
 };
+const struct api_body_spec api_spec_callback = {"POST /api/payment/callback", cb_spec, sizeof cb_spec / sizeof cb_spec[0], sizeof(struct cb_body)};
 
 static bool printable(const char *s) {
   for (; *s; s++) {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "common/clock.h"
 #include "http/json_decode.h"
@@ -42,6 +43,7 @@ static const struct json_field pay_spec[] = {
     {.name = "orderAmount", .type = JF_INT, .required = true, .offset = offsetof(struct pay_body, order_amount), .min = 1, .max = MONEY_MAX_MINOR},
     {.name = "storeId", .type = JF_STRING, .offset = offsetof(struct pay_body, store_id), .size = 65},
 };
+const struct api_body_spec api_spec_payment = {"POST /api/payment/quote, POST /api/payment/verify", pay_spec, sizeof pay_spec / sizeof pay_spec[0], sizeof(struct pay_body)};
 
 int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, const char *user_id,
                   struct money_ctx *m, int *result) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "http/json_decode.h"
 #include "http/server.h"
@@ -22,6 +23,7 @@ static const struct json_field refund_spec[] = {
     {.name = "paymentTxnId", .type = JF_STRING, .required = true, .offset = offsetof(struct refund_body, payment_id), .size = 65, .min = 1},
     {.name = "refundAmount", .type = JF_INT, .required = true, .offset = offsetof(struct refund_body, amount), .min = 1, .max = MONEY_MAX_MINOR},
 };
+const struct api_body_spec api_spec_refund = {"POST /api/payment/refund", refund_spec, sizeof refund_spec / sizeof refund_spec[0], sizeof(struct refund_body)};
 
 static int refund_work(db_conn *c, struct http_req *req) {
   struct refund_body *b = req->ctx;

@@ -41,19 +41,28 @@ bool api_valid_id(const char *s) {
   return true;
 }
 
+int api_parse_limit(const char *s, int *out) {
+  /* digits only: strtol would also take leading blanks and a sign (" 5", "+5") */
+  int v = 0;
+  size_t i = 0;
+  for (; s[i] != '\0'; i++) {
+    if (s[i] < '0' || s[i] > '9' || i >= API_LIMIT_TEXT_MAX) return -1;
+    v = v * 10 + (s[i] - '0');
+    if (v > PAGE_MAX) return -1;
+  }
+  if (i == 0 || v < 1) return -1;
+  *out = v;
+  return 0;
+}
+
 int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len) {
   *limit = PAGE_DEFAULT;
   cursor[0] = '\0';
   const char *l = http_query(req, "limit");
-  if (l) {
-    char *end = NULL;
-    long v = strtol(l, &end, 10);
-    if (end == l || *end || v < 1 || v > PAGE_MAX) {
-      http_reply_error(req, MPS_E_BAD_REQUEST, "limit must be a whole number from 1 to 100",
-                       json_pack("{s:s, s:s}", "parameter", "limit", "value", l));
-      return -1;
-    }
-    *limit = (int)v;
+  if (l && api_parse_limit(l, limit) != 0) {
+    http_reply_error(req, MPS_E_BAD_REQUEST, "limit must be a whole number from 1 to 100",
+                     json_pack("{s:s, s:s}", "parameter", "limit", "value", l));
+    return -1;
   }
   const char *c = http_query(req, "cursor");
   if (c && *c) {
@@ -81,13 +90,23 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
   return 0;
 }
 
-int api_parse_time(const char *s, int64_t *out) {
-  char *end = NULL;
-  long long v = strtoll(s, &end, 10);
-  if (end != s && *end == '\0') {
-    *out = v;
-    return v >= 0 ? 0 : -1;
+/* Epoch milliseconds: digits only, at most API_TIME_MAX_MS (strtoll would take blanks and a
+ * sign, and saturate at INT64_MAX on overflow). */
+static int parse_epoch_ms(const char *s, int64_t *out) {
+  int64_t v = 0;
+  size_t i = 0;
+  for (; s[i] != '\0'; i++) {
+    if (s[i] < '0' || s[i] > '9' || i >= API_TIME_TEXT_MAX) return -1;
+    v = v * 10 + (s[i] - '0');
+    if (v > API_TIME_MAX_MS) return -1;
   }
+  if (i == 0) return -1;
+  *out = v;
+  return 0;
+}
+
+int api_parse_time(const char *s, int64_t *out) {
+  if (s[0] >= '0' && s[0] <= '9' && s[strspn(s, "0123456789")] == '\0') return parse_epoch_ms(s, out);
   struct tm tm = {0};
   int ms = 0;
   const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
@@ -102,8 +121,14 @@ int api_parse_time(const char *s, int64_t *out) {
     while (digits > 0 && digits < 3) ms *= 10, digits++;
   }
   if (strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0) return -1;
+  /* timegm normalises what strptime lets through (February 30 -> March 2, 24:00, :60); a
+   * time that changes on the way is not the one the client wrote */
+  struct tm written = tm;
   time_t t = timegm(&tm);
-  if (t == (time_t)-1) return -1;
+  if (t < 0 || tm.tm_year != written.tm_year || tm.tm_mon != written.tm_mon || tm.tm_mday != written.tm_mday ||
+      tm.tm_hour != written.tm_hour || tm.tm_min != written.tm_min || tm.tm_sec != written.tm_sec) {
+    return -1;
+  }
   *out = (int64_t)t * 1000 + ms;
   return 0;
 }

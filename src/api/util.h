@@ -23,12 +23,21 @@ int api_finish(struct http_req *req, int rc, struct svc_error *err);
 /* limit (1..100, default 20) and cursor ("" when absent, else 1..64 id characters) from
  * the query string. 0, or -1 with a 400 reply. */
 int api_page(struct http_req *req, int *limit, char *cursor, size_t cursor_len);
+/* The limit parameter's text: decimal digits only (no blanks, no sign, at most
+ * API_LIMIT_TEXT_MAX of them) naming 1 to PAGE_MAX, into *out. 0, or -1 with *out unchanged. */
+#define API_LIMIT_TEXT_MAX 8
+int api_parse_limit(const char *s, int *out);
 /* An optional query filter of bounded length; -1 with a 400 reply when too long. */
 int api_query_str(struct http_req *req, const char *name, char *out, size_t out_len);
 /* An optional RFC 3339 or epoch-milliseconds time in the query; -1 with a 400 reply. */
 int api_query_time(struct http_req *req, const char *name, int64_t *out_ms, bool *present);
 
-/* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds. 0 or -1. */
+/* RFC 3339 UTC (…Z or +00:00, optional fraction) or epoch milliseconds (decimal digits
+ * only, at most API_TIME_TEXT_MAX of them). Only instants from 1970-01-01T00:00:00Z to
+ * 9999-12-31T23:59:59.999Z (API_TIME_MAX_MS), and only real calendar times: February 30 or
+ * 24:00 are refused, not moved to another day. 0, or -1 with *out_ms unchanged. */
+#define API_TIME_TEXT_MAX 40
+#define API_TIME_MAX_MS 253402300799999LL
 int api_parse_time(const char *s, int64_t *out_ms);
 
 /* Allocate the handler's context (zeroed, freed with the request). NULL -> 500 replied. */

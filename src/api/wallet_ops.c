@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/body_specs.h"
 #include "api/util.h"
 #include "http/json_decode.h"
 #include "http/server.h"
@@ -26,6 +27,7 @@ static const struct json_field grant_spec[] = {
     {.name = "expiresAt", .type = JF_STRING, .offset = offsetof(struct grant_body, expires_at), .size = 40},
     {.name = "reason", .type = JF_STRING, .offset = offsetof(struct grant_body, reason), .size = 257},
 };
+const struct api_body_spec api_spec_grant = {"POST /api/merchant/grants", grant_spec, sizeof grant_spec / sizeof grant_spec[0], sizeof(struct grant_body)};
 
 static int grant_work(db_conn *c, struct http_req *req) {
   struct grant_body *b = req->ctx;
@@ -85,6 +87,7 @@ static const struct json_field topup_spec[] = {
     {.name = "amount", .type = JF_INT, .required = true, .offset = offsetof(struct topup_body, amount), .min = 1, .max = MONEY_MAX_MINOR},
     {.name = "method", .type = JF_STRING, .offset = offsetof(struct topup_body, method), .size = 10},
 };
+const struct api_body_spec api_spec_topup = {"POST /api/wallet/topup", topup_spec, sizeof topup_spec / sizeof topup_spec[0], sizeof(struct topup_body)};
 
 static int topup_work(db_conn *c, struct http_req *req) {
   struct topup_body *b = req->ctx;
@@ -146,6 +149,7 @@ struct rules_body {
 static const struct json_field rules_spec[] = {
     {.name = "rules", .type = JF_ARRAY, .required = true, .offset = offsetof(struct rules_body, rules), .min = 0, .max = TOPUP_RULES_MAX},
 };
+const struct api_body_spec api_spec_topup_rules = {"PUT /api/merchants/{merchantId}/topup-bonus-rules", rules_spec, sizeof rules_spec / sizeof rules_spec[0], sizeof(struct rules_body)};
 
 struct rule_item {
   int64_t min_amount, bonus_amount;
@@ -155,6 +159,7 @@ static const struct json_field rule_spec[] = {
     {.name = "minAmount", .type = JF_INT, .required = true, .offset = offsetof(struct rule_item, min_amount), .min = 1, .max = MONEY_MAX_MINOR},
     {.name = "bonusAmount", .type = JF_INT, .required = true, .offset = offsetof(struct rule_item, bonus_amount), .min = 1, .max = MONEY_MAX_MINOR},
 };
+const struct api_body_spec api_spec_topup_rule = {"PUT /api/merchants/{merchantId}/topup-bonus-rules rules[]", rule_spec, sizeof rule_spec / sizeof rule_spec[0], sizeof(struct rule_item)};
 
 static int rules_put_run(db_conn *c, struct http_req *req) {
   struct rules_body *b = req->ctx;

@@ -8,7 +8,13 @@
 #define JSON_DECODE_MAX_FIELDS 64
 
 static int fail(struct json_decode_error *err, const char *field, const char *reason) {
-  snprintf(err->field, sizeof err->field, "%s", field);
+  /* A long (unknown) field name is cut at a character boundary: it goes into the 400 reply's
+   * JSON, and jansson refuses a string ending in half a UTF-8 sequence (the reply became a
+   * 500). The name is valid UTF-8 (jansson checked the body), so at most 3 bytes go. */
+  size_t n = strnlen(field, sizeof err->field - 1);
+  for (int i = 0; i < 3 && n > 0 && ((unsigned char)field[n] & 0xC0) == 0x80; i++) n--;
+  memcpy(err->field, field, n);
+  err->field[n] = '\0';
   snprintf(err->reason, sizeof err->reason, "%s", reason);
   return -1;
 }

@@ -61,6 +61,7 @@ enum route_match router_match(const struct route *table, size_t count, const cha
       return ROUTE_FOUND;
     }
     path_found = true;
+    if (allow_len == 0) continue; /* no Allow wanted: allow may be NULL, is not terminated */
     size_t used = strlen(allow);
     if (allow_len > used + strlen(table[i].method) + 3) {
       if (used) strcat(allow, ", ");

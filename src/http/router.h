@@ -39,7 +39,8 @@ const struct route *routes_table(size_t *count);
 
 /* Match method + path against a table. On ROUTE_FOUND *out is the route and params
  * are filled; on ROUTE_NO_METHOD `allow` gets the comma-separated methods that exist for
- * the path (for the Allow header). */
+ * the path (for the Allow header), as many whole entries as fit in allow_len; allow_len 0
+ * (allow may then be NULL) asks for none. */
 enum route_match router_match(const struct route *table, size_t count, const char *method,
                               const char *path, const struct route **out,
                               struct route_params *params, char *allow, size_t allow_len);

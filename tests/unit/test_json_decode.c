@@ -93,11 +93,35 @@ static void null_counts_as_absent(void **state) {
   assert_string_equal(e.field, "name");
 }
 
+/* fuzz_json_decode: an unknown field name longer than the error's field buffer was cut in
+ * the middle of a UTF-8 character; the 400 reply could not be encoded and became a 500 */
+static void long_unknown_field_is_cut_at_a_character(void **state) {
+  (void)state;
+  struct body b;
+  struct json_decode_error e;
+  for (size_t ascii = 55; ascii < 66; ascii++) { /* the cut falls before, inside, after é / € / 😀 */
+    static const char *const chars[] = {"\\u00e9", "\\u20ac", "\\ud83d\\ude00"};
+    for (size_t c = 0; c < 3; c++) {
+      char text[256];
+      int n = snprintf(text, sizeof text, "{\"name\":\"x\",\"amount\":1,\"%.*s%s%s\":1}", (int)ascii,
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", chars[c], chars[c]);
+      assert_true(n > 0 && (size_t)n < sizeof text);
+      assert_int_equal(decode(text, &b, &e), -1);
+      assert_string_equal(e.reason, "is not a known field");
+      assert_true(strlen(e.field) >= (ascii < sizeof e.field - 1 ? ascii : sizeof e.field - 1));
+      json_t *reply = json_string(e.field); /* NULL when not valid UTF-8 */
+      assert_non_null(reply);
+      json_decref(reply);
+    }
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(good_body),
       cmocka_unit_test(bad_bodies_name_the_field),
       cmocka_unit_test(null_counts_as_absent),
+      cmocka_unit_test(long_unknown_field_is_cut_at_a_character),
   };
   return cmocka_run_group_tests_name("json_decode", tests, NULL, NULL);
 }

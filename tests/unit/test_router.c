@@ -56,6 +56,22 @@ static void method_not_allowed_lists_allow(void **state) {
   assert_string_equal(allow, "GET, PATCH");
 }
 
+/* fuzz_router found it: with allow_len 0 the router ran strlen over the caller's buffer
+ * (read past it, or through NULL) */
+static void method_not_allowed_without_allow_buffer(void **state) {
+  (void)state;
+  const struct route *r;
+  struct route_params p;
+  assert_int_equal(router_match(table, N, "DELETE", "/api/merchants/m_1", &r, &p, NULL, 0), ROUTE_NO_METHOD);
+  assert_null(r);
+  char one = 'x'; /* not terminated: must not be read */
+  assert_int_equal(router_match(table, N, "DELETE", "/api/merchants/m_1", &r, &p, &one, 0), ROUTE_NO_METHOD);
+  assert_int_equal(one, 'x');
+  char small[8];
+  assert_int_equal(router_match(table, N, "DELETE", "/api/merchants/m_1", &r, &p, small, sizeof small), ROUTE_NO_METHOD);
+  assert_string_equal(small, "GET"); /* whole entries only */
+}
+
 static void no_path(void **state) {
   (void)state;
   const struct route *r;
@@ -111,7 +127,8 @@ static void real_table_is_sane(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(literal_match),         cmocka_unit_test(captures),
-      cmocka_unit_test(method_not_allowed_lists_allow), cmocka_unit_test(no_path),
+      cmocka_unit_test(method_not_allowed_lists_allow), cmocka_unit_test(method_not_allowed_without_allow_buffer),
+      cmocka_unit_test(no_path),
       cmocka_unit_test(long_segment_refused),  cmocka_unit_test(deep_path_bounded),
       cmocka_unit_test(real_table_is_sane),
   };

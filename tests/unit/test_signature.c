@@ -201,7 +201,7 @@ static void malformed(void **state) {
       "abc",                        /* too short */
       "abcde",                      /* odd length */
       "t=1800000000",               /* no v1 */
-      "v1=" "00",                   /* no t, short */
+      "v1=00",                     /* no t, short */
       "t=,v1=00",                   /* empty t */
       "t=18e8,v1=00",               /* t not digits */
       "t=-5,v1=00",                 /* negative t */
