@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { expectEnvelope } from './lib/server.mjs';
 import {
   STORE, newStore, startOn, assertVerifies, call, newMerchant, newMember, topup, pay, wallet, pageAll, walletPart,
-  idemKey,
+  idemKey, sql,
 } from './lib/money.mjs';
 
 const stores = [];
@@ -61,6 +61,43 @@ describe(`money under concurrency (${STORE})`, () => {
       const r = await s.stop();
       assert.equal(r.code, 0, r.stderr);
       assertVerifies(st, 'after 50 concurrent payments');
+    } finally {
+      if (!s.exited) await s.stop();
+    }
+  });
+
+  it('concurrent payments of one merchant do not share a row: PostgreSQL posts its payable into several lanes and the money audit into lane chains (D30)', async () => {
+    const st = store();
+    const s = await startOn(st);
+    try {
+      const m = await newMerchant(s.base);
+      const members = [];
+      for (let i = 0; i < 8; i++) {
+        const mem = await newMember(s.base, m, `Lane ${i}`);
+        await topup(s.base, m, mem, 100_000);
+        members.push(mem);
+      }
+      const results = await Promise.all(Array.from({ length: 64 }, (_, i) => pay(s.base, m, members[i % 8], 700)));
+      for (const r of results) assert.equal(r.status, 200, r.text);
+      const r = await s.stop();
+      assert.equal(r.code, 0, r.stderr);
+      const lanes = sql(st, `SELECT l.lane, l.balance FROM ledger_account_lanes l JOIN ledger_accounts a ON a.id = l.account_id
+                             WHERE a.owner_id = '${m.id}' AND a.kind = 'payable'`);
+      const chains = sql(st, `SELECT chain, COUNT(*) FROM audit_log WHERE merchant_id = '${m.id}' AND action = 'PAYMENT' GROUP BY chain`);
+      const audited = chains.reduce((n, [, c]) => n + Number(c), 0);
+      assert.equal(audited, 64, 'every payment audited once');
+      if (STORE === 'postgres') {
+        assert.ok(lanes.length >= 2, `the payable posted into ${lanes.length} lane(s): ${JSON.stringify(lanes)}`);
+        const inLanes = lanes.reduce((n, [, b]) => n + Number(b), 0);
+        const fees = results.reduce((n, x) => n + x.json.feeAmount, 0);
+        assert.ok(fees > 0, 'the platform fee is on (MPS_PLATFORM_FEE_BPS)');
+        assert.equal(inLanes, 64 * 700 - fees, 'the lanes hold what the payments credited, less their fees');
+        assert.ok(chains.length >= 2 && chains.every(([c]) => c === m.id || c.startsWith(`${m.id}#`)), JSON.stringify(chains));
+      } else {
+        assert.deepEqual(lanes, [], 'SQLite never writes lanes');
+        assert.deepEqual(chains.map(([c]) => c), [m.id]);
+      }
+      assertVerifies(st, 'after the payments of one merchant');
     } finally {
       if (!s.exited) await s.stop();
     }
