@@ -28,14 +28,12 @@ import assert from 'node:assert/strict';
 import {
   STORE, newStore, startOn, assertVerifies, call, newMerchant, newMember, idemKey,
 } from './lib/money.mjs';
-import { Books, CALLBACK_SECRET, checkBooks, makeRng, seedFrom, signedCallback } from './lib/books.mjs';
+import { BONUS_RULE, BOOKS_ENV as ENV, Books, checkBooks, makeRng, seedFrom, signedCallback } from './lib/books.mjs';
 import { sleep } from './lib/server.mjs';
 
 const KILLS = Number(process.env.MPS_CRASH_KILLS || 3);
 const CONCURRENCY = Number(process.env.MPS_CRASH_CONCURRENCY || 16);
 const SEED = seedFrom('MPS_CRASH_SEED');
-const ENV = { MPS_PAYMENT_CALLBACK_SECRET: CALLBACK_SECRET, MPS_RATE_CALLBACK_PER_MIN: '0' };
-const BONUS_RULE = { minAmount: 5_000, bonusAmount: 150 };
 
 const stores = [];
 after(() => { for (const st of stores) st.drop(); });

@@ -23,13 +23,11 @@ import assert from 'node:assert/strict';
 import {
   STORE, newStore, startOn, assertVerifies, call, newMerchant, newMember, idemKey, sql,
 } from './lib/money.mjs';
-import { Books, CALLBACK_SECRET, checkBooks, makeRng, seedFrom, signedCallback } from './lib/books.mjs';
+import { BONUS_RULE, BOOKS_ENV as ENV, Books, checkBooks, makeRng, seedFrom, signedCallback } from './lib/books.mjs';
 
 const CLIENTS = Number(process.env.MPS_STRESS_CLIENTS || 48);
 const OPS = Number(process.env.MPS_STRESS_OPS || 900);
 const SEED = seedFrom('MPS_STRESS_SEED');
-const ENV = { MPS_PAYMENT_CALLBACK_SECRET: CALLBACK_SECRET, MPS_RATE_CALLBACK_PER_MIN: '0' };
-const BONUS_RULE = { minAmount: 5_000, bonusAmount: 150 };
 const BUCKETS = ['principal', 'bonus', 'silver'];
 
 const stores = [];

@@ -10,6 +10,10 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { ACCOUNT_BALANCE, call, sql } from './money.mjs';
 
 export const CALLBACK_SECRET = 'books-gateway-secret-0123456789abcdef';
+/** mpsd's environment for a books-checked load: signed callbacks, no callback rate limit. */
+export const BOOKS_ENV = { MPS_PAYMENT_CALLBACK_SECRET: CALLBACK_SECRET, MPS_RATE_CALLBACK_PER_MIN: '0' };
+/** The top-up bonus rule both loads set (top-ups above it exercise bonus and clawback). */
+export const BONUS_RULE = { minAmount: 5_000, bonusAmount: 150 };
 
 /** mulberry32: a small seeded PRNG. rng.seed is the seed it started from. */
 export function makeRng(seed) {
