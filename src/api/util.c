@@ -41,17 +41,26 @@ bool api_valid_id(const char *s) {
   return true;
 }
 
-int api_parse_limit(const char *s, int *out) {
-  /* digits only: strtol would also take leading blanks and a sign (" 5", "+5") */
-  int v = 0;
+/* A decimal number of 1 to max_digits digits and at most max, into *out: digits only
+ * (strtol and strtoll would also take leading blanks and a sign, " 5", "+5", and saturate
+ * on overflow). 0, or -1 with *out unchanged. */
+static int parse_digits(const char *s, size_t max_digits, int64_t max, int64_t *out) {
+  int64_t v = 0;
   size_t i = 0;
   for (; s[i] != '\0'; i++) {
-    if (s[i] < '0' || s[i] > '9' || i >= API_LIMIT_TEXT_MAX) return -1;
+    if (s[i] < '0' || s[i] > '9' || i >= max_digits) return -1;
     v = v * 10 + (s[i] - '0');
-    if (v > PAGE_MAX) return -1;
+    if (v > max) return -1;
   }
-  if (i == 0 || v < 1) return -1;
+  if (i == 0) return -1;
   *out = v;
+  return 0;
+}
+
+int api_parse_limit(const char *s, int *out) {
+  int64_t v = 0;
+  if (parse_digits(s, API_LIMIT_TEXT_MAX, PAGE_MAX, &v) != 0 || v < 1) return -1;
+  *out = (int)v;
   return 0;
 }
 
@@ -90,23 +99,9 @@ int api_query_str(struct http_req *req, const char *name, char *out, size_t out_
   return 0;
 }
 
-/* Epoch milliseconds: digits only, at most API_TIME_MAX_MS (strtoll would take blanks and a
- * sign, and saturate at INT64_MAX on overflow). */
-static int parse_epoch_ms(const char *s, int64_t *out) {
-  int64_t v = 0;
-  size_t i = 0;
-  for (; s[i] != '\0'; i++) {
-    if (s[i] < '0' || s[i] > '9' || i >= API_TIME_TEXT_MAX) return -1;
-    v = v * 10 + (s[i] - '0');
-    if (v > API_TIME_MAX_MS) return -1;
-  }
-  if (i == 0) return -1;
-  *out = v;
-  return 0;
-}
 
 int api_parse_time(const char *s, int64_t *out) {
-  if (s[0] >= '0' && s[0] <= '9' && s[strspn(s, "0123456789")] == '\0') return parse_epoch_ms(s, out);
+  if (s[0] >= '0' && s[0] <= '9' && s[strspn(s, "0123456789")] == '\0') return parse_digits(s, API_TIME_TEXT_MAX, API_TIME_MAX_MS, out); /* epoch ms */
   struct tm tm = {0};
   int ms = 0;
   const char *rest = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);

@@ -6,7 +6,6 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
-#include "service/audit.h"
 #include "service/ledger.h"
 #include "service/payments.h"
 
