@@ -14,7 +14,7 @@
  *      the same SELECT, mirrored here because it is static there),
  *   2. idem_claim of a fresh Idempotency-Key, scoped and hashed as api/util.c does,
  *   3. money_ctx_load + payment_create (PAID at once: the order is far below the wallet),
- *   4. payment_json serialised and stored with idem_complete.
+ *   4. the reply body (api_payment_verify_reply) stored with idem_complete.
  * Members rotate over the seeded set (bench/seed.c), as the wrk script does. Latency is from
  * submit to done() (after COMMIT: durable). Prints one JSON line (bench/README.md). */
 #include <jansson.h>
@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/api.h"
 #include "bench_common.h"
 #include "common/log.h"
 #include "common/roles.h"
@@ -116,13 +117,9 @@ static int pay_run(db_conn *c, void *arg) {
     return DB_JOB_ROLLBACK;
   }
   if (p.d.external != 0) s->outcome = OUT_NOT_PAID; /* committed, but not what we measure */
-  json_t *body = payment_json(&p);
-  json_object_set_new(body, "quote", json_pack("{s:I, s:I}", "orderAmount", (json_int_t)p.order_amount,
-                                               "payable", (json_int_t)p.d.external));
-  char *text = json_dumps(body, JSON_COMPACT);
-  json_decref(body);
+  char *text = api_payment_verify_reply(&p, NULL); /* the reply body, as the handler writes it */
   if (!text) return DB_ERR;
-  rc = idem_complete(c, g.scope, s->key, 200, text);
+  rc = idem_complete(c, g.scope, s->key, s->hash, 200, text);
   free(text);
   return rc < 0 ? rc : DB_JOB_COMMIT;
 }

@@ -47,6 +47,10 @@ int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, con
                   struct money_ctx *m, int *result);
 void api_payment_quote(struct http_req *req);
 void api_payment_verify(struct http_req *req);
+/* The reply body of a created payment: the payment, its quote and, when a part is left to
+ * pay outside the wallet, the payment intent (malloc'd JSON text, NULL when out of memory). */
+struct payment;
+char *api_payment_verify_reply(const struct payment *p, size_t *len);
 /* api/refunds.c — POST /api/payment/refund */
 void api_payment_refund(struct http_req *req);
 /* api/wallet_ops.c — POST /api/merchant/grants, POST /api/wallet/topup,

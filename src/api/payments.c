@@ -7,6 +7,7 @@
 #include "api/body_specs.h"
 #include "api/util.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "http/json_decode.h"
 #include "http/server.h"
 #include "service/payments.h"
@@ -88,6 +89,28 @@ void api_payment_quote(struct http_req *req) {
   http_defer(req, DB_JOB_READ, quote_run);
 }
 
+char *api_payment_verify_reply(const struct payment *p, size_t *len) {
+  struct json_text t;
+  json_text_init(&t);
+  json_text_open(&t, NULL);
+  payment_json_members(&t, p);
+  json_text_open(&t, "quote");
+  json_text_int(&t, "orderAmount", p->order_amount);
+  json_text_int(&t, "payable", p->d.external);
+  json_text_close(&t);
+  if (p->d.external > 0) {
+    json_text_open(&t, "paymentIntent");
+    json_text_str(&t, "paymentTxnId", p->id);
+    json_text_int(&t, "amount", p->d.external);
+    json_text_str(&t, "currency", p->currency);
+    json_text_int(&t, "expiresAtMs", p->expires_at_ms);
+    json_text_str(&t, "callback", "POST /api/payment/callback");
+    json_text_close(&t);
+  }
+  json_text_close(&t);
+  return json_text_finish(&t, len);
+}
+
 static int verify_work(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
   struct money_ctx m;
@@ -99,16 +122,9 @@ static int verify_work(db_conn *c, struct http_req *req) {
   int rc = payment_create(c, &a, &m, b->order_amount, b->store_id[0] ? b->store_id : NULL,
                       req->app->cfg.payment_pending_ttl_s, &p, &err);
   if (rc == SVC_OK) {
-    json_t *body = payment_json(&p);
-    json_object_set_new(body, "quote", json_pack("{s:I, s:I}", "orderAmount", (json_int_t)p.order_amount,
-                                                 "payable", (json_int_t)p.d.external));
-    if (p.d.external > 0) {
-      json_object_set_new(body, "paymentIntent",
-                          json_pack("{s:s, s:I, s:s, s:I, s:s}", "paymentTxnId", p.id, "amount", (json_int_t)p.d.external,
-                                    "currency", p.currency, "expiresAtMs", (json_int_t)p.expires_at_ms,
-                                    "callback", "POST /api/payment/callback"));
-    }
-    http_reply_json(req, p.d.external > 0 ? 202 : 200, body);
+    size_t len = 0;
+    char *text = api_payment_verify_reply(&p, &len);
+    http_reply_json_text(req, p.d.external > 0 ? 202 : 200, text, len);
   }
   return api_finish(req, rc, &err);
 }

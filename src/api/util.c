@@ -203,6 +203,6 @@ int api_idem_run(db_conn *c, struct http_req *req, const struct api_idem *idem,
   }
   rc = work(c, req);
   if (rc != DB_JOB_COMMIT) return rc; /* a refusal is not stored: the key stays free */
-  int s = idem_complete(c, idem->scope, idem->key, req->status, req->reply_body ? req->reply_body : "");
+  int s = idem_complete(c, idem->scope, idem->key, idem->hash, req->status, req->reply_body ? req->reply_body : "");
   return s < 0 ? s : DB_JOB_COMMIT;
 }

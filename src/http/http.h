@@ -77,6 +77,9 @@ const char *http_header(const struct http_req *req, const char *name);
 
 /* Answer with a JSON value (the reference is stolen). */
 void http_reply_json(struct http_req *req, int status, json_t *body);
+/* The same with the body already written as JSON text (malloc'd; the reply owns it; NULL
+ * replies 500 out of memory). */
+void http_reply_json_text(struct http_req *req, int status, char *text, size_t len);
 /* Answer with raw text of a content type (copied). */
 void http_reply_text(struct http_req *req, int status, const char *content_type,
                      const char *text, size_t len);

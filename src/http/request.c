@@ -50,6 +50,14 @@ void http_reply_json(struct http_req *req, int status, json_t *body) {
   set_reply(req, status, text, strlen(text));
 }
 
+void http_reply_json_text(struct http_req *req, int status, char *text, size_t len) {
+  if (!text) {
+    http_reply_error(req, MPS_E_INTERNAL, "out of memory", NULL);
+    return;
+  }
+  set_reply(req, status, text, len);
+}
+
 void http_reply_text(struct http_req *req, int status, const char *content_type,
                      const char *text, size_t len) {
   char *copy = malloc(len + 1);

@@ -2,6 +2,7 @@
 #include "service/idempotency.h"
 
 #include <sodium.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,10 @@ static const db_sql q_get = {
     "idem_get",
     "SELECT request_hash, state, COALESCE(response_status, 0), COALESCE(response_body, '') "
     "FROM idempotency_keys WHERE scope = $1 AND idem_key = $2", NULL};
+static const db_sql q_insert_done = {
+    "idem_insert_done",
+    "INSERT INTO idempotency_keys (scope, idem_key, request_hash, state, response_status, "
+    "response_body, created_at_ms, completed_at_ms) VALUES ($1, $2, $3, 'done', $4, $5, $6, $6)", NULL};
 static const db_sql q_done = {
     "idem_done",
     "UPDATE idempotency_keys SET state = 'done', response_status = $3, response_body = $4, "
@@ -38,16 +43,19 @@ void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]) 
 int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
                int *status, char **body) {
   *body = NULL;
-  int64_t inserted = 0;
   db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(clock_now_ms())};
-  int rc = db_run(c, &q_claim, v, 4, &inserted);
-  if (rc < 0) return rc;
-  if (inserted == 1) return IDEM_NEW;
+  bool single_writer = db_conn_kind(c) == DB_SQLITE; /* write transactions run one at a time */
+  if (!single_writer) {
+    int64_t inserted = 0;
+    int rc = db_run(c, &q_claim, v, 4, &inserted);
+    if (rc < 0) return rc;
+    if (inserted == 1) return IDEM_NEW;
+  }
   db_cursor *cur = NULL;
-  rc = db_query(c, &q_get, v, 2, &cur);
+  int rc = db_query(c, &q_get, v, 2, &cur);
   if (rc < 0) return rc;
   rc = db_step(cur);
-  int outcome = DB_ERR;
+  int outcome = single_writer && rc == DB_DONE ? IDEM_NEW : DB_ERR;
   if (rc == DB_ROW) {
     if (strcmp(db_col_text(cur, 0), request_hash) != 0) {
       outcome = IDEM_MISMATCH;
@@ -63,10 +71,19 @@ int idem_claim(db_conn *c, const char *scope, const char *key, const char *reque
   return rc < 0 ? rc : outcome;
 }
 
-int idem_complete(db_conn *c, const char *scope, const char *key, int status, const char *body) {
+int idem_complete(db_conn *c, const char *scope, const char *key, const char *request_hash,
+                  int status, const char *body) {
   int64_t changed = 0;
-  db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
-  int rc = db_run(c, &q_done, v, 5, &changed);
+  int rc;
+  if (db_conn_kind(c) == DB_SQLITE) {
+    db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(status), db_text(body),
+                  db_int(clock_now_ms())};
+    rc = db_run(c, &q_insert_done, v, 6, &changed);
+    if (rc == DB_CONSTRAINT) return DB_BUSY; /* another writer took the key since the claim: run again, replay */
+  } else {
+    db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
+    rc = db_run(c, &q_done, v, 5, &changed);
+  }
   if (rc < 0) return rc;
   return changed == 1 ? DB_OK : DB_ERR;
 }

@@ -4,9 +4,11 @@
  * response is stored there too, so "done" and "the money moved" commit together or not at
  * all. A replay with the same request (same hash of method, route and canonical body)
  * returns the stored response byte for byte; the same key with a different request is
- * 422. Concurrent duplicates: on SQLite the single writer runs them one after the other;
- * on PostgreSQL the second waits on the key's unique index until the first commits, then
- * replays. A key whose first attempt rolled back is free again. Keys are scoped per caller
+ * 422. Concurrent duplicates: on SQLite the single writer runs them one after the other, so
+ * the claim only looks the key up and the completion inserts the finished row (a request
+ * refused before it writes leaves nothing to undo, D36); on PostgreSQL the claim inserts a
+ * 'running' row and a concurrent duplicate waits on the key's unique index until the first
+ * commits, then replays. A key whose first attempt rolled back is free again. Keys are scoped per caller
  * and route, so two callers never collide. */
 #ifndef MPS_SERVICE_IDEMPOTENCY_H
 #define MPS_SERVICE_IDEMPOTENCY_H
@@ -24,8 +26,9 @@ enum idem_outcome { IDEM_NEW = 0, IDEM_REPLAY = 1, IDEM_MISMATCH = 2 };
  * frees) hold the stored response. Returns an idem_outcome, or < 0. */
 int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
                int *status, char **body);
-/* Store the response of the claimed key (same transaction). */
-int idem_complete(db_conn *c, const char *scope, const char *key, int status, const char *body);
+/* Store the response of the claimed key (same transaction, same request_hash as the claim). */
+int idem_complete(db_conn *c, const char *scope, const char *key, const char *request_hash,
+                  int status, const char *body);
 
 /* SHA-256 hex of the parts, length-prefixed. */
 void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]);

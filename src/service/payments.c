@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/json_text.h"
 #include "service/audit.h"
 #include "service/ledger.h"
 
@@ -35,18 +36,21 @@ static const db_sql q_outbox = {
     "INSERT INTO outbox_events (id, merchant_id, topic, aggregate_id, payload, created_at_ms) "
     "VALUES ($1, $2, $3, $4, $5, $6)", NULL};
 
+int outbox_add_text(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
+                    const char *payload) {
+  char id[ID_MAX_LEN];
+  if (!payload || id_new("evt", id, sizeof id) != 0) return DB_ERR;
+  db_val v[] = {db_text(id), db_text(merchant_id), db_text(topic), db_text(aggregate_id), db_text(payload), db_int(clock_now_ms())};
+  int rc = db_run(c, &q_outbox, v, 6, NULL);
+  return rc < 0 ? rc : DB_OK;
+}
+
 int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
                json_t *payload) {
-  char id[ID_MAX_LEN];
   char *text = json_dumps(payload, JSON_COMPACT | JSON_SORT_KEYS);
-  if (!text || id_new("evt", id, sizeof id) != 0) {
-    free(text);
-    return DB_ERR;
-  }
-  db_val v[] = {db_text(id), db_text(merchant_id), db_text(topic), db_text(aggregate_id), db_text(text), db_int(clock_now_ms())};
-  int rc = db_run(c, &q_outbox, v, 6, NULL);
+  int rc = outbox_add_text(c, merchant_id, topic, aggregate_id, text);
   free(text);
-  return rc < 0 ? rc : DB_OK;
+  return rc;
 }
 
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details) {
@@ -110,6 +114,29 @@ json_t *payment_json(const struct payment *p) {
                    "feeAmount", (json_int_t)p->fee_amount, "refundedAmount", (json_int_t)p->refunded_amount,
                    "externalTxnId", p->external_txn_id[0] ? p->external_txn_id : NULL,
                    "expiresAtMs", (json_int_t)p->expires_at_ms, "createdAtMs", (json_int_t)p->created_at_ms);
+}
+
+void payment_json_members(struct json_text *t, const struct payment *p) {
+  json_text_str(t, "paymentTxnId", p->id);
+  json_text_str(t, "merchantId", p->merchant_id);
+  json_text_str(t, "userId", p->member_id);
+  json_text_str(t, "currency", p->currency);
+  json_text_str(t, "status", p->status);
+  json_text_int(t, "orderAmount", p->order_amount);
+  json_text_open(t, "deduction");
+  json_text_int(t, "voucher", p->d.voucher);
+  json_text_int(t, "bonus", p->d.bonus);
+  json_text_int(t, "principal", p->d.principal);
+  json_text_int(t, "silver", p->d.silver);
+  json_text_int(t, "external", p->d.external);
+  json_text_close(t);
+  json_text_int(t, "payable", p->d.external);
+  json_text_str(t, "voucherId", p->voucher_id[0] ? p->voucher_id : NULL);
+  json_text_int(t, "feeAmount", p->fee_amount);
+  json_text_int(t, "refundedAmount", p->refunded_amount);
+  json_text_str(t, "externalTxnId", p->external_txn_id[0] ? p->external_txn_id : NULL);
+  json_text_int(t, "expiresAtMs", p->expires_at_ms);
+  json_text_int(t, "createdAtMs", p->created_at_ms);
 }
 
 static void quote_wallet(const struct wallet_view *wallet, int64_t order_amount, int64_t now_ms,
@@ -253,9 +280,14 @@ static int record_state(db_conn *c, const struct actor *a, const struct payment 
                              (json_int_t)p->order_amount, "external", (json_int_t)p->d.external);
   int rc = seq ? payment_event_at(c, p->id, seq, event, change) : payment_event(c, p->id, event, change);
   json_decref(change);
-  json_t *pj = payment_json(p);
-  if (rc >= 0) rc = outbox_add(c, p->merchant_id, topic, p->id, pj);
-  json_decref(pj);
+  struct json_text t;
+  json_text_init(&t);
+  json_text_open(&t, NULL);
+  payment_json_members(&t, p);
+  json_text_close(&t);
+  char *payload = json_text_finish(&t, NULL);
+  if (rc >= 0) rc = outbox_add_text(c, p->merchant_id, topic, p->id, payload);
+  free(payload);
   if (rc >= 0) rc = audit_payment(c, a, p, audit_action);
   return rc < 0 ? rc : DB_OK;
 }

@@ -84,10 +84,17 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
 int payment_release(db_conn *c, const struct actor *a, struct payment *p, const char *status,
                     const char *reason, struct svc_error *err);
 
-/* An outbox event in the current transaction. */
+/* An outbox event in the current transaction (payload as a tree, or as its JSON text). */
 int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
                json_t *payload);
+int outbox_add_text(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
+                    const char *payload);
 
+/* The API's payment object: as a jansson tree (lists, callbacks), or written as text into an
+ * open object of a json_text (the payment path: its reply and its outbox event). Both give
+ * the same members in the same order; tests/unit/test_json_text.c compares them. */
 json_t *payment_json(const struct payment *p);
+struct json_text;
+void payment_json_members(struct json_text *t, const struct payment *p);
 
 #endif

@@ -246,6 +246,11 @@ bool db_in_transaction(db_conn *c) {
   return c->ops->in_txn(c);
 }
 
+int64_t db_rows_written(db_conn *c) {
+  assert(c != NULL);
+  return c->ops->rows_written ? c->ops->rows_written(c) : -1;
+}
+
 int db_reconnect_if_lost(db_conn *c) {
   assert(c != NULL && c->cursor == NULL);
   return c->ops->reconnect(c);

@@ -47,6 +47,7 @@ struct db_ops {
   int (*script)(db_conn *c, const char *sql);
   int (*txn)(db_conn *c, enum db_txn_op op);
   bool (*in_txn)(db_conn *c);
+  int64_t (*rows_written)(db_conn *c); /* see db_rows_written; NULL when the engine has no counter */
   int (*reconnect)(db_conn *c); /* re-establish a lost connection; DB_OK when usable */
   const char *(*server_version)(db_conn *c);
 };
@@ -99,6 +100,9 @@ void db_cache_clear(struct db_cache *cache, void (*free_entry)(db_conn *c, void 
 /* Internal calls for exec.c. */
 int db_begin_read(db_conn *c);        /* read transaction (read-only on PostgreSQL) */
 bool db_in_transaction(db_conn *c);   /* a transaction is open on the connection */
+/* A counter of the rows this connection has inserted, updated or deleted: a job that left it
+ * unchanged wrote nothing that a rollback would have to undo. -1 when the engine has none. */
+int64_t db_rows_written(db_conn *c);
 int db_reconnect_if_lost(db_conn *c); /* PostgreSQL: PQreset a broken connection */
 bool db_reset_leaked_cursor(db_conn *c); /* reset a cursor a job forgot; true if there was one */
 

@@ -247,6 +247,8 @@ static int64_t sq_changes(db_cursor *base) {
   return sqlite3_changes64(sq(base->conn)->db);
 }
 
+static int64_t sq_rows_written(db_conn *c) { return sqlite3_total_changes64(sq(c)->db); }
+
 static void sq_reset(db_cursor *base) {
   struct sq_cursor *cur = (struct sq_cursor *)base;
   /* The return value repeats the last step's error, already reported. */
@@ -313,6 +315,7 @@ static const struct db_ops SQ_OPS = {
     .script = sq_script,
     .txn = sq_txn,
     .in_txn = sq_in_txn,
+    .rows_written = sq_rows_written,
     .reconnect = sq_reconnect,
     .server_version = sq_server_version,
 };

@@ -59,6 +59,7 @@ struct db_exec_stats {
   uint64_t jobs_failed;     /* jobs finished with status < 0 */
   uint64_t write_groups;    /* SQLite group transactions committed or failed */
   uint64_t busy_retries;
+  uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
   uint64_t queue_depth;     /* jobs waiting now */
   uint64_t rejected;        /* submits refused (queue full or stopping) */
 };

@@ -605,8 +605,18 @@ static void exec_job_rollback(void **state) {
   db_job jobs[3];
   for (int i = 0; i < 3; i++) jobs[i] = (db_job){.mode = DB_JOB_WRITE, .run = rb_run,
                                                  .arg = &args[i]};
+  struct db_exec_stats before, after;
+  db_exec_stats(ex, &before);
   uint64_t groups = run_behind_gate(ex, jobs, 3);
-  if (db_exec_kind(ex) == DB_SQLITE) assert_int_equal(groups, 2); /* gate, then a+b+c */
+  db_exec_stats(ex, &after);
+  if (db_exec_kind(ex) == DB_SQLITE) {
+    assert_int_equal(groups, 2); /* gate, then a+b+c */
+    /* b wrote before it refused: the group ran again, each job in a savepoint */
+    assert_int_equal(after.group_reruns - before.group_reruns, 1);
+    assert_int_equal(atomic_load(&args[0].calls), 2);
+    assert_int_equal(atomic_load(&args[1].calls), 2);
+    assert_int_equal(atomic_load(&args[2].calls), 1); /* only after the undo */
+  }
   assert_int_equal(jobs[0].status, DB_JOB_COMMIT);
   assert_int_equal(jobs[1].status, DB_JOB_ROLLBACK);
   assert_int_equal(jobs[2].status, DB_CONSTRAINT);
@@ -614,6 +624,41 @@ static void exec_job_rollback(void **state) {
   assert_int_equal(count_v(c, "a"), 1);
   assert_int_equal(count_v(c, "b"), 0);
   assert_int_equal(count_v(c, "c"), 0);
+  db_close(c);
+}
+
+/* A job that refuses before writing needs no undo: its group runs once, without savepoints. */
+static int refuse_run(db_conn *c, void *arg) {
+  atomic_fetch_add((atomic_int *)arg, 1);
+  (void)count_v(c, "a"); /* it reads, then refuses */
+  return DB_JOB_ROLLBACK;
+}
+
+static void exec_refusal_without_writes(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_rb; CREATE TABLE t_rb (v TEXT PRIMARY KEY)");
+  db_exec *ex = exec_ok(url, 1, 64, 100);
+  struct rb_arg a = {.v = "a", .result = DB_JOB_COMMIT}, d = {.v = "d", .result = DB_JOB_COMMIT};
+  atomic_int refusals = 0;
+  db_job jobs[3] = {{.mode = DB_JOB_WRITE, .run = rb_run, .arg = &a},
+                    {.mode = DB_JOB_WRITE, .run = refuse_run, .arg = &refusals},
+                    {.mode = DB_JOB_WRITE, .run = rb_run, .arg = &d}};
+  struct db_exec_stats before, after;
+  db_exec_stats(ex, &before);
+  uint64_t groups = run_behind_gate(ex, jobs, 3);
+  db_exec_stats(ex, &after);
+  assert_int_equal(jobs[0].status, DB_JOB_COMMIT);
+  assert_int_equal(jobs[1].status, DB_JOB_ROLLBACK);
+  assert_int_equal(jobs[2].status, DB_JOB_COMMIT);
+  assert_int_equal(after.group_reruns, before.group_reruns);
+  assert_int_equal(atomic_load(&a.calls), 1);
+  assert_int_equal(atomic_load(&refusals), 1);
+  if (db_exec_kind(ex) == DB_SQLITE) assert_int_equal(groups, 2);
+  db_exec_stop(ex);
+  assert_int_equal(count_v(c, "a"), 1);
+  assert_int_equal(count_v(c, "d"), 1);
   db_close(c);
 }
 
@@ -1050,6 +1095,7 @@ int main(void) {
       BOTH(exec_group_commit),
       {"sqlite_exec_checkpointer", exec_checkpointer, NULL, NULL, &B_SQLITE},
       BOTH(exec_job_rollback),
+      BOTH(exec_refusal_without_writes),
       BOTH(exec_commit_failure),
       BOTH(exec_busy_retry),
       BOTH(exec_queue_full),

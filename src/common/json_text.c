@@ -1,0 +1,157 @@
+/* json_text.c — compact JSON text, written straight into a growing buffer (json_text.h). */
+#include "common/json_text.h"
+
+#include <assert.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_TEXT_FIRST_CAP 512
+
+void json_text_init(struct json_text *t) {
+  memset(t, 0, sizeof *t);
+  t->first[0] = true;
+}
+
+void json_text_free(struct json_text *t) {
+  free(t->buf);
+  json_text_init(t);
+}
+
+static bool reserve(struct json_text *t, size_t more) {
+  if (t->failed) return false;
+  if (more > JSON_TEXT_MAX_LEN || t->len + more + 1 > JSON_TEXT_MAX_LEN) {
+    t->failed = true;
+    return false;
+  }
+  if (t->len + more + 1 <= t->cap) return true;
+  size_t cap = t->cap ? t->cap : JSON_TEXT_FIRST_CAP;
+  while (cap < t->len + more + 1) cap *= 2; /* bounded: cap stays below 2 * JSON_TEXT_MAX_LEN */
+  char *buf = realloc(t->buf, cap);
+  if (!buf) {
+    t->failed = true;
+    return false;
+  }
+  t->buf = buf;
+  t->cap = cap;
+  return true;
+}
+
+static void put(struct json_text *t, const char *s, size_t n) {
+  if (!reserve(t, n)) return;
+  memcpy(t->buf + t->len, s, n);
+  t->len += n;
+}
+
+/* Valid UTF-8 as jansson judges it: it refuses the string otherwise (rare: only strings with a
+ * byte above 0x7F get here, and ids, currencies and statuses are ASCII). */
+static bool valid_utf8(const char *s, size_t n) {
+  json_t *probe = json_stringn(s, n);
+  bool ok = probe != NULL;
+  json_decref(probe);
+  return ok;
+}
+
+static void put_string(struct json_text *t, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  size_t n = strlen(s);
+  bool ascii = true;
+  for (size_t i = 0; i < n && ascii; i++) ascii = (unsigned char)s[i] < 0x80;
+  if (!ascii && !valid_utf8(s, n)) {
+    t->failed = true;
+    return;
+  }
+  if (!reserve(t, 6 * n + 2)) return; /* the longest escape of one byte is \u00XX */
+  char *o = t->buf + t->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)s[i];
+    char esc = 0;
+    switch (ch) {
+      case '"': esc = '"'; break;
+      case '\\': esc = '\\'; break;
+      case '\b': esc = 'b'; break;
+      case '\f': esc = 'f'; break;
+      case '\n': esc = 'n'; break;
+      case '\r': esc = 'r'; break;
+      case '\t': esc = 't'; break;
+      default: break;
+    }
+    if (esc) {
+      *o++ = '\\';
+      *o++ = esc;
+    } else if (ch < 0x20) {
+      memcpy(o, "\\u00", 4);
+      o[4] = hex[ch >> 4];
+      o[5] = hex[ch & 15];
+      o += 6;
+    } else {
+      *o++ = (char)ch;
+    }
+  }
+  *o++ = '"';
+  t->len = (size_t)(o - t->buf);
+}
+
+/* The separator and "key": of the next member (or element, when key is NULL). */
+static void member(struct json_text *t, const char *key) {
+  if (t->failed) return;
+  assert(t->depth >= 0 && t->depth < JSON_TEXT_MAX_DEPTH);
+  assert((key != NULL) == (t->depth > 0) && "members inside objects only, one value at the top");
+  if (!t->first[t->depth]) put(t, ",", 1);
+  t->first[t->depth] = false;
+  if (key) {
+    put_string(t, key);
+    put(t, ":", 1);
+  }
+}
+
+void json_text_open(struct json_text *t, const char *key) {
+  member(t, key);
+  if (t->failed) return;
+  if (t->depth + 1 >= JSON_TEXT_MAX_DEPTH) {
+    t->failed = true;
+    return;
+  }
+  put(t, "{", 1);
+  t->first[++t->depth] = true;
+}
+
+void json_text_close(struct json_text *t) {
+  if (t->failed) return;
+  assert(t->depth > 0);
+  t->depth--;
+  put(t, "}", 1);
+}
+
+void json_text_str(struct json_text *t, const char *key, const char *value) {
+  member(t, key);
+  if (value) put_string(t, value);
+  else put(t, "null", 4);
+}
+
+void json_text_int(struct json_text *t, const char *key, int64_t value) {
+  member(t, key);
+  char digits[24];
+  int n = 0;
+  uint64_t u = value < 0 ? (uint64_t)0 - (uint64_t)value : (uint64_t)value; /* INT64_MIN too */
+  do {
+    digits[sizeof digits - 1 - (size_t)n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u && n < 20);
+  if (value < 0) digits[sizeof digits - 1 - (size_t)n++] = '-';
+  put(t, digits + sizeof digits - (size_t)n, (size_t)n);
+}
+
+char *json_text_finish(struct json_text *t, size_t *len) {
+  if (t->failed || t->depth != 0 || !t->buf || !reserve(t, 0)) {
+    json_text_free(t);
+    return NULL;
+  }
+  t->buf[t->len] = '\0';
+  char *out = t->buf;
+  if (len) *len = t->len;
+  t->buf = NULL;
+  json_text_init(t);
+  return out;
+}
