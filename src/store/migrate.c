@@ -2,6 +2,7 @@
  * status: the schema_migrations table, one transaction per migration (with an advisory
  * lock on PostgreSQL), and a checksum per migration so an edited one is noticed. */
 #include <assert.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -36,6 +37,8 @@ static const db_sql Q_LIST = {
     .sql = "SELECT version, name, checksum FROM schema_migrations ORDER BY version"};
 static const db_sql Q_APPLIED = {
     .name = "migrate_applied", .sql = "SELECT count(*) FROM schema_migrations WHERE version = $1"};
+/* SQLite: any row is a foreign key a migration broke (a table rebuild, 0007). */
+static const db_sql Q_FK_CHECK = {.name = "migrate_fk_check", .sql = "PRAGMA foreign_key_check"};
 static const db_sql Q_INSERT = {
     .name = "migrate_insert",
     .sql = "INSERT INTO schema_migrations (version, name, applied_at_ms, checksum)"
@@ -180,21 +183,43 @@ static int apply_one(db_conn *c, const struct migration *m, int *did, char *err,
     return DB_ERR;
   }
   int64_t already = 0;
-  int rc = db_begin_write(c);
-  if (rc == DB_OK && db_conn_kind(c) == DB_POSTGRES) rc = db_run(c, &Q_LOCK, NULL, 0, NULL);
+  /* SQLite's way to change a table: foreign keys off (outside the transaction, where the
+   * pragma takes effect), the change, foreign_key_check, COMMIT, foreign keys on again. With
+   * them on, DROP TABLE of a rebuilt parent would delete through to its children's checks. */
+  bool sqlite = db_conn_kind(c) == DB_SQLITE;
+  int rc = sqlite ? db_exec_script(c, "PRAGMA foreign_keys=OFF") : DB_OK;
+  if (rc == DB_OK) rc = db_begin_write(c);
+  if (rc == DB_OK && !sqlite) rc = db_run(c, &Q_LOCK, NULL, 0, NULL);
   db_val key = db_int(m->version);
   if (rc == DB_OK) rc = db_query_int(c, &Q_APPLIED, &key, 1, &already);
   if (rc >= 0 && already == 0) {
     rc = db_exec_script(c, m->sql);
     db_val row[4] = {db_int(m->version), db_text(m->name), db_int(wall_ms()), db_text(sum)};
     if (rc == DB_OK) rc = db_run(c, &Q_INSERT, row, 4, NULL);
+    int64_t broken = 0;
+    if (rc >= 0 && sqlite) {
+      int fk = db_query_int(c, &Q_FK_CHECK, NULL, 0, &broken);
+      if (fk == DB_ROW) {
+        db_fmt_err(err, err_len, "migration %d (%s): it leaves rows whose foreign keys point nowhere",
+                   m->version, m->name);
+        (void)db_rollback(c);
+        (void)db_exec_script(c, "PRAGMA foreign_keys=ON");
+        return DB_CONSTRAINT;
+      }
+      if (fk < 0) rc = fk;
+    }
   }
   if (rc >= 0) rc = db_commit(c);
   if (rc < 0) {
     db_fmt_err(err, err_len, "migration %d (%s): %s", m->version, m->name, db_errmsg(c));
     (void)db_rollback(c);
-    return rc;
   }
+  if (sqlite && db_exec_script(c, "PRAGMA foreign_keys=ON") != DB_OK && rc >= 0) {
+    db_fmt_err(err, err_len, "migration %d (%s): cannot turn foreign keys back on: %s", m->version,
+               m->name, db_errmsg(c));
+    rc = DB_ERR;
+  }
+  if (rc < 0) return rc;
   *did = already == 0;
   return DB_OK;
 }
