@@ -66,7 +66,8 @@ static int serve(struct app *app) {
   struct db_exec_config ec = {.url = app->cfg.db_url, .readers = app->cfg.db_readers,
                               .pool_size = app->cfg.db_pool_size,
                               .batch_max = app->cfg.db_batch_max,
-                              .queue_max = app->cfg.db_queue_max};
+                              .queue_max = app->cfg.db_queue_max,
+                              .inline_readers = app->cfg.http_threads}; /* one per HTTP thread */
   app->exec = db_exec_start(&ec, err, sizeof err);
   if (!app->exec) {
     log_error("cannot start the store executor: %s", err);

@@ -97,7 +97,7 @@ static void put_string(struct json_text *t, const char *s) {
 static void member(struct json_text *t, const char *key) {
   if (t->failed) return;
   assert(t->depth >= 0 && t->depth < JSON_TEXT_MAX_DEPTH);
-  assert((key != NULL) == (t->depth > 0) && "members inside objects only, one value at the top");
+  assert((key != NULL) == (t->depth > 0 && t->closer[t->depth] == '}') && "keys inside objects only");
   if (!t->first[t->depth]) put(t, ",", 1);
   t->first[t->depth] = false;
   if (key) {
@@ -106,22 +106,33 @@ static void member(struct json_text *t, const char *key) {
   }
 }
 
-void json_text_open(struct json_text *t, const char *key) {
+static void open_container(struct json_text *t, const char *key, char opener, char closer) {
   member(t, key);
   if (t->failed) return;
   if (t->depth + 1 >= JSON_TEXT_MAX_DEPTH) {
     t->failed = true;
     return;
   }
-  put(t, "{", 1);
-  t->first[++t->depth] = true;
+  put(t, &opener, 1);
+  t->depth++;
+  t->first[t->depth] = true;
+  t->closer[t->depth] = closer;
 }
+
+void json_text_open(struct json_text *t, const char *key) { open_container(t, key, '{', '}'); }
+
+void json_text_array(struct json_text *t, const char *key) { open_container(t, key, '[', ']'); }
 
 void json_text_close(struct json_text *t) {
   if (t->failed) return;
   assert(t->depth > 0);
-  t->depth--;
-  put(t, "}", 1);
+  char closer = t->closer[t->depth--];
+  put(t, &closer, 1);
+}
+
+void json_text_raw(struct json_text *t, const char *key, const char *json) {
+  member(t, key);
+  put(t, json, strlen(json));
 }
 
 void json_text_str(struct json_text *t, const char *key, const char *value) {

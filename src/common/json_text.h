@@ -16,7 +16,8 @@
  *   json_text_close(&t);                 }
  *   char *s = json_text_finish(&t, &len);  NULL when anything failed (out of memory, bad UTF-8)
  *
- * Members are separated by commas by the writer; nesting is bounded (JSON_TEXT_MAX_DEPTH). */
+ * Members and elements are separated by commas by the writer; inside an object every value
+ * has a key, inside an array none does; nesting is bounded (JSON_TEXT_MAX_DEPTH). */
 #ifndef MPS_COMMON_JSON_TEXT_H
 #define MPS_COMMON_JSON_TEXT_H
 
@@ -32,13 +33,19 @@ struct json_text {
   size_t len, cap;
   int depth;
   bool first[JSON_TEXT_MAX_DEPTH]; /* no member written yet at this depth */
+  char closer[JSON_TEXT_MAX_DEPTH]; /* '}' or ']': what closes the container at this depth */
   bool failed;
 };
 
 void json_text_init(struct json_text *t);
 /* An object, as a member named key, or the top level / an array element when key is NULL. */
 void json_text_open(struct json_text *t, const char *key);
+/* An array (its elements are written with key NULL). */
+void json_text_array(struct json_text *t, const char *key);
+/* Close the innermost object or array. */
 void json_text_close(struct json_text *t);
+/* A member whose value is JSON text already (copied as it is: the caller vouches for it). */
+void json_text_raw(struct json_text *t, const char *key, const char *json);
 /* A string member; value NULL writes null. */
 void json_text_str(struct json_text *t, const char *key, const char *value);
 void json_text_int(struct json_text *t, const char *key, int64_t value);

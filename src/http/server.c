@@ -104,9 +104,12 @@ static enum MHD_Result queue_reply(struct http_req *req) {
 }
 
 static int job_run(db_conn *c, void *arg);
+static void job_done(db_job *job);
 
-static void job_done(db_job *job) {
-  struct http_req *req = job->arg;
+/* After a job: a store failure becomes 503 (the chain stops); a chained job is queued.
+ * True when the chained job was queued: its done() resumes the connection. */
+static bool after_job(struct http_req *req) {
+  db_job *job = &req->job;
   if (job->status < 0) {
     req->next_run = NULL;
     struct log_line l;
@@ -121,12 +124,40 @@ static void job_done(db_job *job) {
     req->deferred_run = req->next_run;
     req->next_run = NULL;
     req->job = (db_job){.mode = req->next_mode, .run = job_run, .done = job_done, .arg = req};
-    if (db_exec_submit(req->app->exec, &req->job) == 0) return;
+    if (db_exec_submit(req->app->exec, &req->job) == 0) return true;
     http_reply_error(req, MPS_E_OVERLOADED, NULL, NULL);
     http_add_header(req, "Retry-After", "1");
   }
   assert(req->status != 0);
-  MHD_resume_connection(req->conn);
+  return false;
+}
+
+static void job_done(db_job *job) {
+  struct http_req *req = job->arg;
+  if (!after_job(req)) MHD_resume_connection(req->conn);
+}
+
+/* A READ job on SQLite runs right here when a lent connection is free (db_exec_run_inline):
+ * no queue, no suspend and resume. A chained job (a login's audit entry, say) goes through
+ * the queue: suspend first, as start_deferred does. */
+enum inline_outcome { INLINE_NOT_RUN, INLINE_REPLY, INLINE_WAITING };
+
+static enum inline_outcome run_inline(struct http_req *req) {
+  if (req->job.mode != DB_JOB_READ) return INLINE_NOT_RUN;
+  req->phase = PHASE_WAIT; /* as on a store thread: the job may chain (http_defer_next) */
+  if (db_exec_run_inline(req->app->exec, &req->job) != 1) {
+    req->phase = PHASE_BODY;
+    return INLINE_NOT_RUN;
+  }
+  if (req->job.status >= 0 && req->next_run) {
+    MHD_suspend_connection(req->conn);
+    job_done(&req->job);
+    return INLINE_WAITING;
+  }
+  bool queued = after_job(req);
+  assert(!queued);
+  (void)queued;
+  return INLINE_REPLY;
 }
 
 static int job_run(db_conn *c, void *arg) {
@@ -320,7 +351,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   if (req->phase == PHASE_BODY) {
     dispatch(req);
     if (req->deferred_run) { /* store work (a reply may already be set, e.g. an audited 403) */
-      start_deferred(req);
+      enum inline_outcome o = run_inline(req);
+      if (o == INLINE_REPLY) return queue_reply(req);
+      if (o == INLINE_NOT_RUN) start_deferred(req);
       return MHD_YES;
     }
     if (req->status == 0) http_reply_error(req, MPS_E_INTERNAL, "the handler set no reply", NULL);

@@ -112,12 +112,11 @@ int audit_append(db_conn *c, const struct audit_record *r) {
                 db_text(f.role), r->merchant_id && r->merchant_id[0] ? db_text(r->merchant_id) : db_null(),
                 db_text(r->action), db_text(f.target), db_text(r->status), db_text(r->request_id),
                 db_text(details), db_text(prev), db_text(hash)};
-  rc = db_run(c, &q_insert, v, 14, NULL);
+  rc = db_run_later(c, &q_insert, v, 14, 1);
   free(details);
   if (rc < 0) return rc;
   db_val h[] = {db_text(chain), db_int(seq + 1), db_text(hash)};
-  rc = db_run(c, &q_head_set, h, 3, NULL);
-  return rc < 0 ? rc : DB_OK;
+  return db_run_later(c, &q_head_set, h, 3, 1);
 }
 
 static const db_sql q_walk = {
@@ -161,7 +160,7 @@ static void check_row(db_cursor *cur, struct chain_state *cs, struct audit_verif
   entry_hash(&f, hash);
   if (strcmp(hash, db_col_text(cur, 13)) != 0) problem(rep, "chain %s: entry edited at seq %lld", chain, (long long)seq);
   cs->seq = seq;
-  snprintf(cs->hash, sizeof cs->hash, "%s", db_col_text(cur, 13));
+  db_col_copy(cur, 13, cs->hash, sizeof cs->hash);
   rep->entries++;
 }
 

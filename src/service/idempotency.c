@@ -82,7 +82,7 @@ int idem_complete(db_conn *c, const char *scope, const char *key, const char *re
     if (rc == DB_CONSTRAINT) return DB_BUSY; /* another writer took the key since the claim: run again, replay */
   } else {
     db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
-    rc = db_run(c, &q_done, v, 5, &changed);
+    return db_run_later(c, &q_done, v, 5, 1); /* sent with COMMIT */
   }
   if (rc < 0) return rc;
   return changed == 1 ? DB_OK : DB_ERR;

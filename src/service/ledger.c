@@ -82,7 +82,7 @@ static int account_get(db_conn *c, const db_val *k, struct ledger_account *out) 
   if (rc < 0) return rc;
   rc = db_step(cur);
   if (rc == DB_ROW) {
-    snprintf(out->id, sizeof out->id, "%s", db_col_text(cur, 0));
+    db_col_copy(cur, 0, out->id, sizeof out->id);
     out->normal = (int)db_col_int(cur, 1);
     out->balance = db_col_int(cur, 2);
     out->held = db_col_int(cur, 3);
@@ -154,7 +154,7 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
   if (id_new("jnl", id, sizeof id) != 0) return DB_ERR;
   db_val e[] = {db_text(id), db_text(merchant_id), db_text(kind), db_text(ref_type), db_text(ref_id),
                 db_text(memo ? memo : ""), db_int(clock_now_ms())};
-  int rc = db_run(c, &q_entry_insert, e, 7, NULL);
+  int rc = db_run_later(c, &q_entry_insert, e, 7, 1);
   int line_no = 0;
   bool lanes = db_conn_kind(c) == DB_POSTGRES; /* SQLite's single writer never queues */
   for (int i = 0; rc >= 0 && i < count; i++) {
@@ -162,17 +162,26 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
     const char *account_id = lines[i].account->id;
     assert(account_id[0]);
     db_val l[] = {db_text(id), db_int(++line_no), db_text(account_id), db_int(lines[i].amount), db_text(currency)};
-    rc = db_run(c, &q_line_insert, l, 5, NULL);
+    rc = db_run_later(c, &q_line_insert, l, 5, 1);
     if (rc < 0) break;
-    int64_t changed = 0;
-    if (lanes && !lines[i].account->has_floor) {
-      db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
-      rc = db_run(c, &q_apply_lane, a, 4, &changed);
+    /* A balance change must touch exactly one row (else: unknown account, currency mismatch
+     * or overflow). An account without a floor cannot refuse it: held back with the rest. A
+     * floored one (a member's bucket) runs now, so that its CHECK refusal, DB_CONSTRAINT,
+     * reaches the caller here (a payment re-quotes on it). */
+    if (!lines[i].account->has_floor) {
+      if (lanes) {
+        db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
+        rc = db_run_later(c, &q_apply_lane, a, 4, 1);
+      } else {
+        db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
+        rc = db_run_later(c, &q_apply, a, 3, 1);
+      }
     } else {
+      int64_t changed = 0;
       db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
       rc = db_run(c, &q_apply, a, 3, &changed);
+      if (rc >= 0 && changed != 1) rc = DB_ERR;
     }
-    if (rc >= 0 && changed != 1) rc = DB_ERR; /* unknown account, currency mismatch or overflow */
   }
   if (rc < 0) return rc;
   if (entry_id_out) snprintf(entry_id_out, id_len, "%s", id);
@@ -204,8 +213,8 @@ int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const
   int rc = db_query(c, &q_holds_of, k, 2, &cur);
   if (rc < 0) return rc;
   while ((rc = db_step(cur)) == DB_ROW && n < LEDGER_MAX_LINES) {
-    snprintf(holds[n].id, sizeof holds[n].id, "%s", db_col_text(cur, 0));
-    snprintf(holds[n].account, sizeof holds[n].account, "%s", db_col_text(cur, 1));
+    db_col_copy(cur, 0, holds[n].id, sizeof holds[n].id);
+    db_col_copy(cur, 1, holds[n].account, sizeof holds[n].account);
     holds[n].amount = db_col_int(cur, 2);
     n++;
   }

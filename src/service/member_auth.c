@@ -68,7 +68,7 @@ static int merchant_open(db_conn *c, const char *merchant_id, struct svc_error *
   if (rc < 0) return rc;
   rc = db_step(cur);
   char status[16] = "";
-  if (rc == DB_ROW) snprintf(status, sizeof status, "%s", db_col_text(cur, 0));
+  if (rc == DB_ROW) db_col_copy(cur, 0, status, sizeof status);
   db_reset(cur);
   if (rc < 0) return rc;
   if (rc == DB_DONE) return svc_fail(err, MPS_E_NOT_FOUND, json_pack("{s:s}", "merchantId", merchant_id), "no merchant '%s'", merchant_id);
@@ -105,7 +105,7 @@ static int check_code(db_conn *c, const char *merchant_id, const char *phone, co
   char stored[CODE_HASH_HEX] = "";
   int64_t expires = 0, attempts = 0;
   if (rc == DB_ROW) {
-    snprintf(stored, sizeof stored, "%s", db_col_text(cur, 0));
+    db_col_copy(cur, 0, stored, sizeof stored);
     expires = db_col_int(cur, 1);
     attempts = db_col_int(cur, 2);
   }
@@ -137,10 +137,10 @@ static int find_or_create_member(db_conn *c, const char *merchant_id, const char
   rc = db_step(cur);
   char status[16] = "";
   if (rc == DB_ROW) {
-    snprintf(out->member_id, sizeof out->member_id, "%s", db_col_text(cur, 0));
-    snprintf(out->display_name, sizeof out->display_name, "%s", db_col_text(cur, 1));
+    db_col_copy(cur, 0, out->member_id, sizeof out->member_id);
+    db_col_copy(cur, 1, out->display_name, sizeof out->display_name);
     out->token_version = db_col_int(cur, 2);
-    snprintf(status, sizeof status, "%s", db_col_text(cur, 3));
+    db_col_copy(cur, 3, status, sizeof status);
   }
   db_reset(cur);
   if (rc < 0) return rc;

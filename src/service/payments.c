@@ -41,8 +41,7 @@ int outbox_add_text(db_conn *c, const char *merchant_id, const char *topic, cons
   char id[ID_MAX_LEN];
   if (!payload || id_new("evt", id, sizeof id) != 0) return DB_ERR;
   db_val v[] = {db_text(id), db_text(merchant_id), db_text(topic), db_text(aggregate_id), db_text(payload), db_int(clock_now_ms())};
-  int rc = db_run(c, &q_outbox, v, 6, NULL);
-  return rc < 0 ? rc : DB_OK;
+  return db_run_later(c, &q_outbox, v, 6, 1);
 }
 
 int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const char *aggregate_id,
@@ -67,20 +66,20 @@ int payment_event_at(db_conn *c, const char *payment_id, int64_t seq, const char
   char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}"); /* no leaked {} */
   if (!text) return DB_ERR;
   db_val v[] = {db_text(payment_id), db_int(seq), db_text(type), db_int(clock_now_ms()), db_text(text)};
-  rc = db_run(c, &q_event, v, 5, NULL);
+  rc = db_run_later(c, &q_event, v, 5, 1);
   free(text);
   return rc < 0 ? rc : DB_OK;
 }
 
 void payment_read_row(db_cursor *cur, struct payment *p) {
   memset(p, 0, sizeof *p);
-  snprintf(p->id, sizeof p->id, "%s", db_col_text(cur, 0));
-  snprintf(p->merchant_id, sizeof p->merchant_id, "%s", db_col_text(cur, 1));
-  snprintf(p->member_id, sizeof p->member_id, "%s", db_col_text(cur, 2));
-  snprintf(p->currency, sizeof p->currency, "%s", db_col_text(cur, 3));
-  snprintf(p->status, sizeof p->status, "%s", db_col_text(cur, 4));
-  snprintf(p->voucher_id, sizeof p->voucher_id, "%s", db_col_text(cur, 5));
-  snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", db_col_text(cur, 6));
+  db_col_copy(cur, 0, p->id, sizeof p->id);
+  db_col_copy(cur, 1, p->merchant_id, sizeof p->merchant_id);
+  db_col_copy(cur, 2, p->member_id, sizeof p->member_id);
+  db_col_copy(cur, 3, p->currency, sizeof p->currency);
+  db_col_copy(cur, 4, p->status, sizeof p->status);
+  db_col_copy(cur, 5, p->voucher_id, sizeof p->voucher_id);
+  db_col_copy(cur, 6, p->external_txn_id, sizeof p->external_txn_id);
   p->order_amount = db_col_int(cur, 7);
   p->fee_amount = db_col_int(cur, 8);
   p->refunded_amount = db_col_int(cur, 9);
@@ -205,7 +204,7 @@ static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *me
   for (int i = 0; i < 16 && (rc = db_step(cur)) == DB_ROW; i++) {
     struct ledger_account *acc = slot_of(a, db_col_text(cur, 1), db_col_text(cur, 2));
     if (!acc) continue;
-    snprintf(acc->id, sizeof acc->id, "%s", db_col_text(cur, 0));
+    db_col_copy(cur, 0, acc->id, sizeof acc->id);
     acc->normal = (int)db_col_int(cur, 3);
     acc->balance = db_col_int(cur, 4);
     acc->held = db_col_int(cur, 5);
@@ -305,7 +304,7 @@ static int insert_payment(db_conn *c, const struct payment *p, const char *store
                 p->voucher_id[0] ? db_text(p->voucher_id) : db_null(), db_int(p->d.voucher), db_int(p->d.bonus),
                 db_int(p->d.principal), db_int(p->d.silver), db_int(p->d.external), db_int(p->fee_bps),
                 db_int(p->fee_amount), db_int(p->expires_at_ms), db_int(p->created_at_ms)};
-  return db_run(c, &q_insert, v, 17, NULL);
+  return db_run_later(c, &q_insert, v, 17, 1);
 }
 
 int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,

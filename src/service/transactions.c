@@ -39,7 +39,7 @@ bool txn_status_valid(const char *s) {
 static void read_txn(db_cursor *cur, struct txn *t) {
   memset(t, 0, sizeof *t);
   payment_read_row(cur, &t->p);
-  snprintf(t->store_id, sizeof t->store_id, "%s", db_col_text(cur, PAYMENT_COL_COUNT));
+  db_col_copy(cur, PAYMENT_COL_COUNT, t->store_id, sizeof t->store_id);
 }
 
 static bool is_member(const struct actor *a) { return a->p && a->p->kind == PRINCIPAL_MEMBER; }

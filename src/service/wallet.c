@@ -33,11 +33,11 @@ int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
   rc = db_step(cur);
   char mstatus[16] = "", bstatus[16] = "";
   if (rc == DB_ROW) {
-    snprintf(mstatus, sizeof mstatus, "%s", db_col_text(cur, 0));
-    snprintf(out->currency, sizeof out->currency, "%s", db_col_text(cur, 1));
+    db_col_copy(cur, 0, mstatus, sizeof mstatus);
+    db_col_copy(cur, 1, out->currency, sizeof out->currency);
     int64_t bps = db_col_int(cur, 2);
     out->fee_bps = bps < 0 ? default_fee_bps : (int)bps;
-    snprintf(bstatus, sizeof bstatus, "%s", db_col_text(cur, 3));
+    db_col_copy(cur, 3, bstatus, sizeof bstatus);
   }
   db_reset(cur);
   if (rc < 0) return rc;
@@ -97,11 +97,11 @@ int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, 
   if (rc < 0) return rc;
   while ((rc = db_step(cur)) == DB_ROW && out->voucher_count < WALLET_MAX_VOUCHERS) {
     struct wallet_voucher *w = &out->vouchers[out->voucher_count++];
-    snprintf(w->id, sizeof w->id, "%s", db_col_text(cur, 0));
+    db_col_copy(cur, 0, w->id, sizeof w->id);
     w->value = db_col_int(cur, 1);
     w->min_spend = db_col_int(cur, 2);
     w->expires_at_ms = db_col_int(cur, 3);
-    snprintf(w->status, sizeof w->status, "%s", db_col_text(cur, 4));
+    db_col_copy(cur, 4, w->status, sizeof w->status);
   }
   db_reset(cur);
   return rc < 0 ? rc : DB_OK;

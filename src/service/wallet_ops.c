@@ -201,13 +201,13 @@ int topup_load(db_conn *c, const char *id, struct topup *t) {
   rc = db_step(cur);
   if (rc == DB_ROW) {
     memset(t, 0, sizeof *t);
-    snprintf(t->id, sizeof t->id, "%s", db_col_text(cur, 0));
-    snprintf(t->merchant_id, sizeof t->merchant_id, "%s", db_col_text(cur, 1));
-    snprintf(t->member_id, sizeof t->member_id, "%s", db_col_text(cur, 2));
-    snprintf(t->currency, sizeof t->currency, "%s", db_col_text(cur, 3));
-    snprintf(t->method, sizeof t->method, "%s", db_col_text(cur, 4));
-    snprintf(t->status, sizeof t->status, "%s", db_col_text(cur, 5));
-    snprintf(t->external_txn_id, sizeof t->external_txn_id, "%s", db_col_text(cur, 6));
+    db_col_copy(cur, 0, t->id, sizeof t->id);
+    db_col_copy(cur, 1, t->merchant_id, sizeof t->merchant_id);
+    db_col_copy(cur, 2, t->member_id, sizeof t->member_id);
+    db_col_copy(cur, 3, t->currency, sizeof t->currency);
+    db_col_copy(cur, 4, t->method, sizeof t->method);
+    db_col_copy(cur, 5, t->status, sizeof t->status);
+    db_col_copy(cur, 6, t->external_txn_id, sizeof t->external_txn_id);
     t->amount = db_col_int(cur, 7);
     t->bonus_amount = db_col_int(cur, 8);
     t->expires_at_ms = db_col_int(cur, 9);

@@ -140,6 +140,14 @@ const char *db_col_text(db_cursor *cur, int col) {
   return s != NULL ? s : "";
 }
 
+void db_col_copy(db_cursor *cur, int col, char *dst, size_t n) {
+  assert(dst != NULL && n > 0);
+  const char *src = db_col_text(cur, col);
+  size_t len = strnlen(src, n - 1);
+  memcpy(dst, src, len);
+  dst[len] = '\0';
+}
+
 void db_reset(db_cursor *cur) {
   if (cur == NULL) return;
   db_conn *c = cur->conn;
@@ -165,6 +173,23 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
   if (rc == DB_DONE && changes != NULL) *changes = c->ops->changes(cur);
   db_reset(cur);
   return rc < 0 ? rc : DB_OK;
+}
+
+int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
+  assert(c != NULL && q != NULL && c->cursor == NULL);
+  if (c->ops->run_later != NULL) {
+    int rc = c->ops->run_later(c, q, args, nargs, expect_changes);
+    if (rc != DB_NOT_HELD) return rc;
+  }
+  int64_t changed = 0;
+  int rc = db_run(c, q, args, nargs, &changed);
+  if (rc < 0) return rc;
+  if (expect_changes >= 0 && changed != expect_changes) {
+    db_set_errmsg(c, "%s: changed %lld rows, not %lld", db_qname(q), (long long)changed,
+                  (long long)expect_changes);
+    return DB_ERR;
+  }
+  return DB_OK;
 }
 
 int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out) {

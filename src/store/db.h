@@ -80,9 +80,19 @@ int db_step(db_cursor *cur);                  /* DB_ROW, DB_DONE or < 0 */
 bool db_col_null(db_cursor *cur, int col);
 int64_t db_col_int(db_cursor *cur, int col);  /* 0 when NULL */
 const char *db_col_text(db_cursor *cur, int col); /* "" when NULL; valid until next step/reset */
+/* The column's text copied into dst (n > 0 bytes, always NUL-terminated, cut to fit, as
+ * snprintf "%s" would, without its cost: a list of 20 payments copies 140 strings). */
+void db_col_copy(db_cursor *cur, int col, char *dst, size_t n);
 void db_reset(db_cursor *cur);                /* release the cursor; always call */
 
 int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *changes);
+/* A write whose answer the caller does not need now: the store may hold it back and send it
+ * with the connection's next statement or COMMIT (PostgreSQL: one libpq pipeline, one round
+ * trip for all of them; SQLite runs it at once). expect_changes >= 0 makes another row count
+ * a failure (DB_ERR); -1 takes any. Its failure is returned by this call or by a later call
+ * on the connection (a query, COMMIT): the transaction is then lost. Use it only for writes
+ * whose failure the caller would not handle otherwise than by giving up; order is kept. */
+int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
 /* Convenience: run a query expected to return at most one row with one integer column.
  * Returns DB_ROW with *out set, DB_DONE when no row, or < 0. */
 int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out);

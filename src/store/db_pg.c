@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,12 +32,38 @@ struct pg_cursor {
   int nrows;
 };
 
+/* A write held back by db_run_later, sent with the next statement or COMMIT in one libpq
+ * pipeline (one round trip for all of them). Its parameters are copied into the arena. */
+#define PG_LATER_MAX 32
+#define PG_LATER_ARENA 65536
+struct pg_later {
+  struct pg_stmt *st;
+  const char *name;
+  int nparams;
+  int off[DB_MAX_PARAMS]; /* into the arena; -1 for NULL */
+  int64_t expect;         /* rows it must change; -1 for any */
+};
+
 struct pg_conn {
   struct db_conn base;
   PGconn *pg;
   struct pg_cursor cursor;
   unsigned stmt_counter; /* source of statement names */
   char version[64];
+  struct pg_later later[PG_LATER_MAX];
+  int nlater;
+  size_t arena_used;
+  char arena[PG_LATER_ARENA];
+};
+
+/* The last statement of a pipeline, whose result the caller wants: a prepared statement with
+ * its values, or a plain command (COMMIT). */
+struct pg_final {
+  const char *name;
+  const struct pg_stmt *st;
+  int nparams;
+  const char *const *values;
+  const char *sql;
 };
 
 static const char *const TXN_SQL[DB_TXN_COUNT] = {
@@ -184,6 +211,92 @@ static int pg_prepare(struct pg_conn *p, const db_sql *q, const db_val *args, in
   return DB_OK;
 }
 
+static int64_t cmd_tuples(const PGresult *res) {
+  const char *s = PQcmdTuples((PGresult *)res);
+  if (s == NULL || s[0] == '\0') return 0;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  return errno == 0 && *end == '\0' ? (int64_t)v : 0;
+}
+
+/* Read what one statement of the pipeline answered, up to its end (a NULL result). */
+static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, PGresult **keep) {
+  PGresult *res = PQgetResult(p->pg);
+  int rc = DB_OK;
+  ExecStatusType es = PQresultStatus(res);
+  if (res == NULL) {
+    rc = pg_fail(p, name, NULL);
+  } else if (es == PGRES_PIPELINE_ABORTED) {
+    db_set_errmsg(&p->base, "%s: not run, an earlier statement of its pipeline failed", name);
+    rc = DB_ERR;
+  } else if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
+    rc = pg_fail(p, name, res);
+  } else if (expect >= 0 && cmd_tuples(res) != expect) {
+    db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, (long long)cmd_tuples(res),
+                  (long long)expect);
+    rc = DB_ERR;
+  }
+  if (keep && rc == DB_OK) *keep = res;
+  else PQclear(res);
+  for (int i = 0; res != NULL && i < 4; i++) { /* the end marker; bounded */
+    PGresult *more = PQgetResult(p->pg);
+    if (more == NULL) break;
+    PQclear(more);
+  }
+  return rc;
+}
+
+/* Send the held-back writes and then f (may be NULL) in one pipeline, one round trip; read
+ * every answer. Returns the first failure (the rest of the pipeline was then skipped by the
+ * server and the transaction is lost), else DB_OK with f's result in *out. */
+static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **out) {
+  if (out) *out = NULL;
+  int n = p->nlater;
+  p->nlater = 0;
+  p->arena_used = 0;
+  if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
+  bool sent = true;
+  for (int i = 0; i < n && sent; i++) {
+    const struct pg_later *l = &p->later[i];
+    const char *values[DB_MAX_PARAMS];
+    for (int k = 0; k < l->nparams; k++) values[k] = l->off[k] < 0 ? NULL : p->arena + l->off[k];
+    sent = PQsendQueryPrepared(p->pg, l->st->name, l->nparams, l->nparams > 0 ? values : NULL, NULL,
+                               NULL, 0) == 1;
+  }
+  if (sent && f) {
+    sent = f->st ? PQsendQueryPrepared(p->pg, f->st->name, f->nparams, f->nparams > 0 ? f->values : NULL,
+                                       NULL, NULL, 0) == 1
+                 : PQsendQueryParams(p->pg, f->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+  }
+  if (sent) sent = PQpipelineSync(p->pg) == 1;
+  if (!sent) { /* the connection broke: nothing more to read on it */
+    int rc = pg_fail(p, "pipeline", NULL);
+    return rc == DB_OK ? DB_CONN : rc;
+  }
+  int rc = DB_OK;
+  for (int i = 0; i < n; i++) {
+    int r = pipeline_result(p, p->later[i].name, p->later[i].expect, NULL);
+    if (rc == DB_OK) rc = r;
+  }
+  if (f) {
+    int r = pipeline_result(p, f->name, -1, rc == DB_OK ? out : NULL);
+    if (rc == DB_OK) rc = r;
+  }
+  PGresult *sync = PQgetResult(p->pg);
+  bool synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(p->pg) != 1) {
+    if (out && *out) {
+      PQclear(*out);
+      *out = NULL;
+    }
+    int r = pg_fail(p, "pipeline end", NULL);
+    if (rc == DB_OK) rc = r == DB_OK ? DB_CONN : r;
+  }
+  return rc;
+}
+
 static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
@@ -213,8 +326,14 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
     default: values[k] = NULL; break;
     }
   }
-  PGresult *res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL,
-                                 NULL, 0);
+  PGresult *res = NULL;
+  if (p->nlater > 0) { /* the held-back writes go first, in the same round trip */
+    struct pg_final f = {.name = db_qname(q), .st = st, .nparams = nargs, .values = values};
+    rc = pg_pipeline(p, &f, &res);
+    if (rc != DB_OK) return rc;
+  } else {
+    res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL, NULL, 0);
+  }
   ExecStatusType es = PQresultStatus(res);
   if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
     rc = pg_fail(p, db_qname(q), res);
@@ -266,15 +385,7 @@ static const char *pg_col_text(db_cursor *base, int col) {
   return PQgetvalue(cur->res, cur->row, col); /* "" for NULL */
 }
 
-static int64_t pg_changes(db_cursor *base) {
-  struct pg_cursor *cur = (struct pg_cursor *)base;
-  const char *s = PQcmdTuples(cur->res);
-  if (s == NULL || s[0] == '\0') return 0;
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  return errno == 0 && *end == '\0' ? (int64_t)v : 0;
-}
+static int64_t pg_changes(db_cursor *base) { return cmd_tuples(((struct pg_cursor *)base)->res); }
 
 static void pg_reset(db_cursor *base) {
   struct pg_cursor *cur = (struct pg_cursor *)base;
@@ -282,8 +393,58 @@ static void pg_reset(db_cursor *base) {
   cur->res = NULL;
 }
 
+static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
+                        int64_t expect) {
+  struct pg_conn *p = pgc(c);
+  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
+    db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
+    return DB_ERR;
+  }
+  struct pg_stmt *st = NULL;
+  int rc = pg_prepare(p, q, args, nargs, &st);
+  if (rc != DB_OK) return rc;
+  if (nargs != st->nparams) {
+    db_set_errmsg(c, "%s: %d arguments for %d parameters", db_qname(q), nargs, st->nparams);
+    return DB_ERR;
+  }
+  size_t need = 0;
+  for (int k = 0; k < nargs; k++)
+    need += args[k].type == DB_T_TEXT ? strlen(args[k].s) + 1 : args[k].type == DB_T_INT ? PG_INT_TEXT_LEN : 0;
+  if (need > PG_LATER_ARENA) return DB_NOT_HELD; /* too big to hold back: the caller runs it now */
+  if (p->nlater == PG_LATER_MAX || p->arena_used + need > PG_LATER_ARENA) {
+    rc = pg_pipeline(p, NULL, NULL); /* make room */
+    if (rc != DB_OK) return rc;
+  }
+  struct pg_later *l = &p->later[p->nlater];
+  *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect};
+  for (int k = 0; k < nargs; k++) {
+    char *at = p->arena + p->arena_used;
+    if (args[k].type == DB_T_TEXT) {
+      size_t len = strlen(args[k].s) + 1;
+      memcpy(at, args[k].s, len);
+      p->arena_used += len;
+    } else if (args[k].type == DB_T_INT) {
+      int len = snprintf(at, PG_INT_TEXT_LEN, "%" PRId64, args[k].i);
+      assert(len > 0 && len < PG_INT_TEXT_LEN);
+      p->arena_used += (size_t)len + 1;
+    } else {
+      l->off[k] = -1;
+      continue;
+    }
+    l->off[k] = (int)(at - p->arena);
+  }
+  assert(p->arena_used <= PG_LATER_ARENA);
+  p->nlater++;
+  return DB_OK;
+}
+
+/* Held-back writes must reach the server before anything that is not a pipeline. */
+static int pg_flush_later(struct pg_conn *p) { return p->nlater > 0 ? pg_pipeline(p, NULL, NULL) : DB_OK; }
+
 static int pg_script(db_conn *c, const char *sql) {
   struct pg_conn *p = pgc(c);
+  int frc = pg_flush_later(p);
+  if (frc != DB_OK) return frc;
   PGresult *res = PQexec(p->pg, sql);
   ExecStatusType es = PQresultStatus(res);
   int rc = (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) ? DB_OK
@@ -294,8 +455,20 @@ static int pg_script(db_conn *c, const char *sql) {
 
 static int pg_txn(db_conn *c, enum db_txn_op op) {
   struct pg_conn *p = pgc(c);
-  PGresult *res = PQexec(p->pg, TXN_SQL[op]);
-  int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, TXN_SQL[op], res);
+  PGresult *res = NULL;
+  int rc = DB_OK;
+  if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) {
+    p->nlater = 0; /* what would be undone need not be sent */
+    p->arena_used = 0;
+  }
+  if (p->nlater > 0) { /* COMMIT and the held-back writes: one round trip */
+    struct pg_final f = {.name = TXN_SQL[op], .sql = TXN_SQL[op]};
+    rc = pg_pipeline(p, &f, &res);
+    if (rc != DB_OK) return rc;
+  } else {
+    res = PQexec(p->pg, TXN_SQL[op]);
+  }
+  rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, TXN_SQL[op], res);
   /* COMMIT of a transaction an error aborted answers "ROLLBACK": nothing was written. */
   if (rc == DB_OK && op == DB_TXN_COMMIT && strcmp(PQcmdStatus(res), "COMMIT") != 0) {
     db_set_errmsg(c, "COMMIT: the transaction had failed and was rolled back");
@@ -316,6 +489,8 @@ static int pg_reconnect(db_conn *c) {
   if (PQstatus(p->pg) == CONNECTION_OK) return DB_OK;
   db_cache_clear(&c->cache, pg_free_stmt, c);
   c->savepoint_depth = 0;
+  p->nlater = 0; /* they belonged to the transaction the connection lost */
+  p->arena_used = 0;
   PQreset(p->pg);
   if (PQstatus(p->pg) != CONNECTION_OK) {
     pg_set_err(p, "reconnect", PQerrorMessage(p->pg));
@@ -345,6 +520,7 @@ static const struct db_ops PG_OPS = {
     .script = pg_script,
     .txn = pg_txn,
     .in_txn = pg_in_txn,
+    .run_later = pg_run_later,
     .reconnect = pg_reconnect,
     .server_version = pg_server_version,
 };

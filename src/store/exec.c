@@ -25,6 +25,7 @@
 
 #define EXEC_BUSY_RETRIES 3 /* reruns of a job (or group) after DB_BUSY */
 #define EXEC_UNDO (-1000)   /* writer_job: a job failed after writing without a savepoint */
+#define EXEC_MAX_LENT 64       /* inline_readers at most */
 #define EXEC_CKPT_GROUPS 8    /* group commits between background checkpoints */
 #define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
 
@@ -64,6 +65,10 @@ struct db_exec {
   db_conn *ckpt_conn;
   pthread_t ckpt_thread;
   bool ckpt_started;
+  /* SQLite connections lent to db_exec_run_inline (under mu: the free stack) */
+  db_conn *lent[EXEC_MAX_LENT];
+  int lent_count, lent_free;
+  pthread_cond_t lent_cv; /* a lent connection came back (stop waits for all of them) */
 };
 
 static int64_t now_ns(void) {
@@ -364,6 +369,10 @@ static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, 
     db_fmt_err(err, err_len, "batch_max %d is outside 1..1024", cfg->batch_max);
     return -1;
   }
+  if (!in_range(cfg->inline_readers, 0, EXEC_MAX_LENT)) {
+    db_fmt_err(err, err_len, "inline_readers %d is outside 0..%d", cfg->inline_readers, EXEC_MAX_LENT);
+    return -1;
+  }
   if (kind == DB_POSTGRES && !in_range(cfg->pool_size, 1, 256)) {
     db_fmt_err(err, err_len, "pool_size %d is outside 1..256", cfg->pool_size);
     return -1;
@@ -390,16 +399,28 @@ static int check_sqlite_file(db_conn *c, char *err, size_t err_len) {
   return 0;
 }
 
-/* Open the connections of workers 1..n-1 (worker 0 holds the probe connection). */
-static int open_workers(db_exec *ex, const char *url, char *err, size_t err_len) {
+static db_conn *open_reader(const char *url, char *err, size_t err_len) {
+  db_conn *c = db_open(url, err, err_len);
+  if (c != NULL && db_exec_script(c, "PRAGMA query_only=1") != DB_OK) {
+    db_fmt_err(err, err_len, "reader connection: %s", db_errmsg(c));
+    db_close(c);
+    c = NULL;
+  }
+  return c;
+}
+
+/* Open the connections of workers 1..n-1 (worker 0 holds the probe connection) and, on
+ * SQLite, the lent read connections. */
+static int open_workers(db_exec *ex, const char *url, int lent, char *err, size_t err_len) {
   for (int i = 1; i < ex->nworkers; i++) {
     struct worker *w = &ex->workers[i];
-    w->conn = db_open(url, err, err_len);
+    w->conn = w->role == W_READER ? open_reader(url, err, err_len) : db_open(url, err, err_len);
     if (w->conn == NULL) return -1;
-    if (w->role == W_READER && db_exec_script(w->conn, "PRAGMA query_only=1") != DB_OK) {
-      db_fmt_err(err, err_len, "reader connection: %s", db_errmsg(w->conn));
-      return -1;
-    }
+  }
+  for (int i = 0; ex->kind == DB_SQLITE && i < lent; i++) {
+    ex->lent[i] = open_reader(url, err, err_len);
+    if (ex->lent[i] == NULL) return -1;
+    ex->lent_count = ex->lent_free = i + 1;
   }
   return 0;
 }
@@ -426,6 +447,7 @@ static void exec_destroy(db_exec *ex) {
   pthread_cond_broadcast(&ex->work_cv);
   pthread_cond_broadcast(&ex->read_cv);
   pthread_cond_broadcast(&ex->ckpt_cv);
+  while (ex->lent_free != ex->lent_count) wait_cv(&ex->lent_cv, &ex->mu); /* inline jobs finish */
   unlock(&ex->mu);
   if (ex->ckpt_started) {
     int rc = pthread_join(ex->ckpt_thread, NULL);
@@ -444,9 +466,11 @@ static void exec_destroy(db_exec *ex) {
     db_close(ex->workers[i].conn);
     free(ex->workers[i].batch);
   }
+  for (int i = 0; i < ex->lent_count; i++) db_close(ex->lent[i]);
   pthread_cond_destroy(&ex->read_cv);
   pthread_cond_destroy(&ex->work_cv);
   pthread_cond_destroy(&ex->ckpt_cv);
+  pthread_cond_destroy(&ex->lent_cv);
   pthread_mutex_destroy(&ex->mu);
   free(ex->workers);
   free(ex);
@@ -480,6 +504,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   int rc = pthread_mutex_init(&ex->mu, NULL);
   rc |= pthread_cond_init(&ex->work_cv, NULL);
   rc |= pthread_cond_init(&ex->read_cv, NULL);
+  rc |= pthread_cond_init(&ex->lent_cv, NULL);
   pthread_condattr_t monotonic;
   rc |= pthread_condattr_init(&monotonic);
   rc |= pthread_condattr_setclock(&monotonic, CLOCK_MONOTONIC);
@@ -511,7 +536,7 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     return NULL;
   }
   ex->workers[0].conn = first; /* the writer on SQLite */
-  if (open_workers(ex, cfg->url, err, err_len) != 0 ||
+  if (open_workers(ex, cfg->url, cfg->inline_readers, err, err_len) != 0 ||
       (kind == DB_SQLITE && start_checkpointer(ex, cfg->url, err, err_len) != 0) ||
       start_threads(ex, err, err_len) != 0) {
     exec_destroy(ex);
@@ -540,6 +565,31 @@ int db_exec_submit(db_exec *ex, db_job *job) {
   }
   unlock(&ex->mu);
   return 0;
+}
+
+int db_exec_run_inline(db_exec *ex, db_job *job) {
+  assert(ex != NULL && job != NULL && job->run != NULL);
+  if (ex->kind != DB_SQLITE || job->mode != DB_JOB_READ) return 0;
+  lock(&ex->mu);
+  if (ex->stopping || ex->lent_free == 0) {
+    unlock(&ex->mu);
+    return 0;
+  }
+  db_conn *c = ex->lent[--ex->lent_free];
+  unlock(&ex->mu);
+  job->status = 0;
+  job->enqueued_ns = now_ns();
+  uint64_t busy = 0;
+  job->status = run_own_txn(c, job, &busy);
+  lock(&ex->mu);
+  ex->lent[ex->lent_free++] = c;
+  if (ex->stopping) pthread_cond_broadcast(&ex->lent_cv);
+  ex->stats.jobs_done++;
+  ex->stats.jobs_inline++;
+  if (job->status < 0) ex->stats.jobs_failed++;
+  ex->stats.busy_retries += busy;
+  unlock(&ex->mu);
+  return 1;
 }
 
 /* db_exec_run_sync wraps the caller's job so its done() still runs, then wakes us. */

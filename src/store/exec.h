@@ -52,11 +52,13 @@ struct db_exec_config {
   int pool_size;          /* PostgreSQL connections (1..256) */
   int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
+  int inline_readers;     /* SQLite: read connections lent to db_exec_run_inline (0..64; 0 = none) */
 };
 
 struct db_exec_stats {
   uint64_t jobs_done;       /* jobs finished with any status */
   uint64_t jobs_failed;     /* jobs finished with status < 0 */
+  uint64_t jobs_inline;     /* SQLite READ jobs run on the caller's thread (db_exec_run_inline) */
   uint64_t write_groups;    /* SQLite group transactions committed or failed */
   uint64_t busy_retries;
   uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
@@ -78,6 +80,13 @@ int db_exec_submit(db_exec *ex, db_job *job);
  * nor on a store thread). Returns job->status; DB_ERR when the submit was refused (done()
  * is then not called). */
 int db_exec_run_sync(db_exec *ex, db_job *job);
+/* SQLite READ jobs only: run the job now, on the caller's thread, in its own read
+ * transaction on one of the inline_readers connections, when one is free. Returns 1 when
+ * it ran (job->status set; done() is NOT called: the caller goes on at once), 0 when it did
+ * not (PostgreSQL, a WRITE job, all lent connections busy, stopping): submit it instead.
+ * For the HTTP threads: a read of a local SQLite file takes microseconds, and handing it to a
+ * reader thread and back had cost two thread switches per request. */
+int db_exec_run_inline(db_exec *ex, db_job *job);
 /* Stop taking jobs, finish every queued job, join the threads, close the connections. */
 void db_exec_stop(db_exec *ex);
 void db_exec_stats(db_exec *ex, struct db_exec_stats *out);

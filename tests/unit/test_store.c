@@ -394,6 +394,73 @@ static void transactions_and_savepoints(void **state) {
   db_close(c);
 }
 
+/* db_run_later: held-back writes (a PostgreSQL pipeline) are seen by the next query, keep
+ * their order, fail where they must (a row count, a constraint, at COMMIT at the latest)
+ * and vanish with a rollback; more than a pipeline holds, and a value too big to hold, work. */
+static const db_sql Q_LT_INS = {.name = "lt_ins", .sql = "INSERT INTO t_lt (k, v) VALUES ($1, $2)"};
+static const db_sql Q_LT_UPD = {.name = "lt_upd", .sql = "UPDATE t_lt SET v = v || $2 WHERE k = $1"};
+static const db_sql Q_LT_CNT = {.name = "lt_cnt", .sql = "SELECT count(*) FROM t_lt"};
+static const db_sql Q_LT_LEN = {.name = "lt_len", .sql = "SELECT length(v) FROM t_lt WHERE k = $1"};
+
+static void run_later(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_lt; CREATE TABLE t_lt (k BIGINT PRIMARY KEY, v TEXT NOT NULL)");
+  /* 100 inserts (more than one pipeline holds) and updates in order, then a query sees them */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  for (int k = 0; k < 100; k++) {
+    db_val a[] = {db_int(k), db_text("x")};
+    assert_int_equal(db_run_later(c, &Q_LT_INS, a, 2, 1), DB_OK);
+    db_val u[] = {db_int(k), db_text("y")};
+    assert_int_equal(db_run_later(c, &Q_LT_UPD, u, 2, 1), DB_OK);
+  }
+  assert_int_equal(query_int_ok(c, &Q_LT_CNT, NULL, 0), 100);
+  db_val k7 = db_int(7);
+  assert_int_equal(query_int_ok(c, &Q_LT_LEN, &k7, 1), 2); /* "xy": the update ran after */
+  /* a value bigger than the pipeline's arena runs at once */
+  size_t big_len = 70000;
+  char *big = malloc(big_len + 1);
+  assert_non_null(big);
+  memset(big, 'b', big_len);
+  big[big_len] = '\0';
+  db_val bg[] = {db_int(1000), db_text(big)};
+  assert_int_equal(db_run_later(c, &Q_LT_INS, bg, 2, 1), DB_OK);
+  free(big);
+  assert_int_equal(db_commit(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_LT_CNT, NULL, 0), 101);
+
+  /* held back, then rolled back: nothing */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  db_val n1[] = {db_int(2000), db_text("n")};
+  assert_int_equal(db_run_later(c, &Q_LT_INS, n1, 2, 1), DB_OK);
+  assert_int_equal(db_rollback(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_LT_CNT, NULL, 0), 101);
+
+  /* a duplicate key fails by COMMIT at the latest; nothing of the transaction stays */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  db_val n2[] = {db_int(3000), db_text("n")}, dup[] = {db_int(5), db_text("d")};
+  assert_int_equal(db_run_later(c, &Q_LT_INS, n2, 2, 1), DB_OK);
+  int rc = db_run_later(c, &Q_LT_INS, dup, 2, 1);
+  if (rc == DB_OK) rc = db_commit(c);
+  assert_int_equal(rc, DB_CONSTRAINT);
+  (void)db_rollback(c);
+  assert_int_equal(query_int_ok(c, &Q_LT_CNT, NULL, 0), 101);
+
+  /* a row count other than expected is a failure (at the next query at the latest) */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  db_val missing[] = {db_int(99999), db_text("z")};
+  rc = db_run_later(c, &Q_LT_UPD, missing, 2, 1);
+  if (rc == DB_OK) rc = db_query_int(c, &Q_LT_CNT, NULL, 0, &(int64_t){0});
+  assert_int_equal(rc, DB_ERR);
+  assert_non_null(strstr(db_errmsg(c), "not 1"));
+  (void)db_rollback(c);
+  db_val any[] = {db_int(99999), db_text("z")}; /* -1: any count */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  assert_int_equal(db_run_later(c, &Q_LT_UPD, any, 2, -1), DB_OK);
+  assert_int_equal(db_commit(c), DB_OK);
+  db_close(c);
+}
+
 /* ---- executor ----------------------------------------------------------------------- */
 
 #define GC_THREADS 8
@@ -851,6 +918,58 @@ static void exec_read_jobs_are_read_only(void **state) {
   db_exec_stop(ex);
 }
 
+/* Inline reads: SQLite READ jobs run on the caller's thread on a lent, read-only connection;
+ * anything else (a WRITE job, PostgreSQL, no lent connection) is left to the queue. */
+static int inline_count_run(db_conn *c, void *arg) {
+  static const db_sql cnt = {.name = "inline_cnt", .sql = "SELECT count(*) FROM t_ro"};
+  return db_query_int(c, &cnt, NULL, 0, arg) == DB_ROW ? DB_JOB_COMMIT : DB_ERR;
+}
+
+static void exec_inline_reads(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  bool pg = ((struct backend *)*state)->kind == DB_POSTGRES;
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_ro; CREATE TABLE t_ro (v INTEGER); INSERT INTO t_ro VALUES (1), (2)");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 2, .batch_max = 8,
+                               .queue_max = 10, .inline_readers = 1};
+  char err[ERR_LEN];
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  int64_t n = 0;
+  db_job rd = {.mode = DB_JOB_READ, .run = inline_count_run, .arg = &n};
+  struct db_exec_stats st;
+  if (pg) {
+    assert_int_equal(db_exec_run_inline(ex, &rd), 0);
+  } else {
+    for (int i = 0; i < 3; i++) { /* the lent connection comes back each time */
+      n = 0;
+      assert_int_equal(db_exec_run_inline(ex, &rd), 1);
+      assert_int_equal(rd.status, DB_JOB_COMMIT);
+      assert_int_equal(n, 2);
+    }
+    db_exec_stats(ex, &st);
+    assert_int_equal(st.jobs_inline, 3);
+    db_job wr_inline = {.mode = DB_JOB_READ, .run = ro_write_run}; /* read-only, as the readers */
+    assert_int_equal(db_exec_run_inline(ex, &wr_inline), 1);
+    assert_true(wr_inline.status < 0);
+  }
+  db_job wr = {.mode = DB_JOB_WRITE, .run = ro_write_run};
+  assert_int_equal(db_exec_run_inline(ex, &wr), 0);
+  assert_int_equal(wr.status, 0);
+  db_exec_stop(ex);
+  /* none lent: always the queue */
+  cfg.inline_readers = 0;
+  ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  assert_int_equal(db_exec_run_inline(ex, &rd), 0);
+  db_exec_stop(ex);
+  cfg.inline_readers = 65;
+  assert_null(db_exec_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "inline_readers"));
+}
+
 static void exec_config_errors(void **state) {
   char url[URL_LEN], err[ERR_LEN];
   case_url(state, url, sizeof url);
@@ -1092,6 +1211,7 @@ int main(void) {
       BOTH(descriptor_reuse),
       BOTH(constraint_mapping),
       BOTH(transactions_and_savepoints),
+      BOTH(run_later),
       BOTH(exec_group_commit),
       {"sqlite_exec_checkpointer", exec_checkpointer, NULL, NULL, &B_SQLITE},
       BOTH(exec_job_rollback),
@@ -1101,6 +1221,7 @@ int main(void) {
       BOTH(exec_queue_full),
       BOTH(exec_stop_drains),
       BOTH(exec_read_jobs_are_read_only),
+      BOTH(exec_inline_reads),
       BOTH(exec_config_errors),
       {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
       BOTH(migrations_apply_and_status),
