@@ -72,7 +72,7 @@ build() {
   # shellcheck disable=SC2206
   [ -z "$san" ] || cflags+=($san)
   local core_libs
-  core_libs="$(pkg-config --cflags --libs libmicrohttpd jansson libjwt libsodium sqlite3 libpq)"
+  core_libs="$(pkg-config --cflags --libs libmicrohttpd jansson libjwt libsodium libcrypto sqlite3 libpq)"
   local t
   for t in seed storage_limit; do
     if [ ! -x "$BIN/$t" ] || [ "$REPO/bench/$t.c" -nt "$BIN/$t" ] || [ "$REPO/bench/bench_common.c" -nt "$BIN/$t" ] ||

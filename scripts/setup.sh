@@ -22,7 +22,7 @@ fi
 
 PACKAGES=(
   build-essential meson ninja-build pkg-config
-  libmicrohttpd-dev libjansson-dev libjwt-dev libsodium-dev libsqlite3-dev libpq-dev
+  libmicrohttpd-dev libjansson-dev libjwt-dev libsodium-dev libssl-dev libsqlite3-dev libpq-dev
   libcmocka-dev libcurl4-openssl-dev
   postgresql postgresql-client sqlite3
   clang wrk git python3 curl

@@ -2,7 +2,6 @@
 #include "service/audit.h"
 
 #include <assert.h>
-#include <sodium.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,9 +10,10 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "common/sha256.h"
 
 #define GENESIS_HASH "0000000000000000000000000000000000000000000000000000000000000000"
-#define HASH_HEX_LEN (crypto_hash_sha256_BYTES * 2 + 1)
+#define HASH_HEX_LEN SHA256_HEX_LEN
 #define AUDIT_VERIFY_MAX_ROWS 100000000LL /* a bound for the walk; far above any real log */
 
 static const db_sql q_head_init = {
@@ -31,30 +31,18 @@ static const db_sql q_insert = {
     "status, request_id, details, prev_hash, hash) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)", NULL};
 
-static void hash_field(crypto_hash_sha256_state *st, const char *s) {
-  uint64_t n = s ? strlen(s) : 0;
-  unsigned char len[8];
-  for (int i = 0; i < 8; i++) len[i] = (unsigned char)(n >> (8 * i));
-  crypto_hash_sha256_update(st, len, sizeof len);
-  if (n) crypto_hash_sha256_update(st, (const unsigned char *)s, n);
-}
-
 /* The fields in a fixed order; the same function serves append and verify. */
 struct audit_fields {
   const char *prev_hash, *id, *chain, *seq, *at_ms, *actor, *role, *merchant_id, *action,
       *target, *status, *request_id, *details;
 };
 
-static void entry_hash(const struct audit_fields *f, char out[HASH_HEX_LEN]) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
+/* SHA-256 of the length-prefixed fields; 0, or -1 when the library failed. */
+static int entry_hash(const struct audit_fields *f, char out[HASH_HEX_LEN]) {
   const char *parts[] = {f->prev_hash, f->id,     f->chain,  f->seq,    f->at_ms,
                          f->actor,     f->role,   f->merchant_id, f->action, f->target,
                          f->status,    f->request_id, f->details};
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) hash_field(&st, parts[i]);
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, digest);
-  sodium_bin2hex(out, HASH_HEX_LEN, digest, sizeof digest);
+  return sha256_parts_hex(parts, sizeof parts / sizeof parts[0], out);
 }
 
 static int head_get(db_conn *c, const db_val *a, int64_t *seq, char hash[HASH_HEX_LEN]) {
@@ -107,7 +95,10 @@ int audit_append(db_conn *c, const struct audit_record *r) {
                            r->role ? r->role : "none", r->merchant_id ? r->merchant_id : "",
                            r->action, r->target ? r->target : "", r->status, r->request_id,
                            details};
-  entry_hash(&f, hash);
+  if (entry_hash(&f, hash) != 0) {
+    free(details);
+    return DB_ERR;
+  }
   db_val v[] = {db_text(id), db_text(chain), db_int(seq + 1), db_int(at_ms), db_text(f.actor),
                 db_text(f.role), r->merchant_id && r->merchant_id[0] ? db_text(r->merchant_id) : db_null(),
                 db_text(r->action), db_text(f.target), db_text(r->status), db_text(r->request_id),
@@ -157,8 +148,8 @@ static void check_row(db_cursor *cur, struct chain_state *cs, struct audit_verif
                            db_col_text(cur, 6), db_col_text(cur, 7), db_col_text(cur, 8),
                            db_col_text(cur, 9), db_col_text(cur, 10), db_col_text(cur, 11)};
   char hash[HASH_HEX_LEN];
-  entry_hash(&f, hash);
-  if (strcmp(hash, db_col_text(cur, 13)) != 0) problem(rep, "chain %s: entry edited at seq %lld", chain, (long long)seq);
+  if (entry_hash(&f, hash) != 0) problem(rep, "chain %s: cannot hash the entry at seq %lld", chain, (long long)seq);
+  else if (strcmp(hash, db_col_text(cur, 13)) != 0) problem(rep, "chain %s: entry edited at seq %lld", chain, (long long)seq);
   cs->seq = seq;
   db_col_copy(cur, 13, cs->hash, sizeof cs->hash);
   rep->entries++;

@@ -1,12 +1,12 @@
 /* idempotency.c — claim, replay and complete idempotency keys (see idempotency.h). */
 #include "service/idempotency.h"
 
-#include <sodium.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/sha256.h"
 
 static const db_sql q_claim = {
     "idem_claim",
@@ -26,18 +26,7 @@ static const db_sql q_done = {
     "completed_at_ms = $5 WHERE scope = $1 AND idem_key = $2 AND state = 'running'", NULL};
 
 void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]) {
-  crypto_hash_sha256_state st;
-  crypto_hash_sha256_init(&st);
-  for (size_t i = 0; i < count; i++) {
-    uint64_t n = parts[i] ? strlen(parts[i]) : 0;
-    unsigned char len[8];
-    for (int b = 0; b < 8; b++) len[b] = (unsigned char)(n >> (8 * b));
-    crypto_hash_sha256_update(&st, len, sizeof len);
-    if (n) crypto_hash_sha256_update(&st, (const unsigned char *)parts[i], n);
-  }
-  unsigned char digest[crypto_hash_sha256_BYTES];
-  crypto_hash_sha256_final(&st, digest);
-  sodium_bin2hex(out, IDEM_HASH_HEX, digest, sizeof digest);
+  if (sha256_parts_hex(parts, count, out) != 0) out[0] = '\0'; /* matches no stored hash */
 }
 
 int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
