@@ -146,6 +146,9 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
     emit(&b, "# HELP mps_store_group_reruns_total Group transactions run again with a savepoint per job (SQLite).\n"
              "# TYPE mps_store_group_reruns_total counter\nmps_store_group_reruns_total %llu\n",
          (unsigned long long)st.group_reruns);
+    emit(&b, "# HELP mps_store_jobs_inline_total SQLite read jobs run on the HTTP thread that received them.\n"
+             "# TYPE mps_store_jobs_inline_total counter\nmps_store_jobs_inline_total %llu\n",
+         (unsigned long long)st.jobs_inline);
     emit(&b, "# HELP mps_store_rejected_total Jobs refused because the queue was full or stopping.\n"
              "# TYPE mps_store_rejected_total counter\nmps_store_rejected_total %llu\n",
          (unsigned long long)st.rejected);

@@ -234,7 +234,7 @@ static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *me
 static int quote_from_accounts(db_conn *c, const struct money_ctx *m, const struct pay_accounts *a,
                                int64_t order_amount, int64_t now_ms, struct wallet_view *w,
                                struct quote *q) {
-  memset(w, 0, sizeof *w);
+  WALLET_VIEW_CLEAR(w);
   w->balance = (struct wallet_balances){a->principal.balance, a->bonus.balance, a->silver.balance};
   w->held = (struct wallet_balances){a->principal.held, a->bonus.held, a->silver.held};
   w->available = (struct wallet_balances){a->principal.balance - a->principal.held,

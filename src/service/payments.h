@@ -10,7 +10,9 @@
 #ifndef MPS_SERVICE_PAYMENTS_H
 #define MPS_SERVICE_PAYMENTS_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "domain/money.h"
 #include "service/service.h"
@@ -39,9 +41,12 @@ struct wallet_view {
   struct wallet_balances balance;   /* posted */
   struct wallet_balances held;      /* reserved by pending payments */
   struct wallet_balances available; /* balance - held */
-  struct wallet_voucher vouchers[WALLET_MAX_VOUCHERS];
   int voucher_count;
+  struct wallet_voucher vouchers[WALLET_MAX_VOUCHERS]; /* [0, voucher_count) are set; the rest
+                                                          is not read (and not zeroed: 5 KB) */
 };
+/* Zero a wallet view but its unused voucher slots. */
+#define WALLET_VIEW_CLEAR(w) memset((w), 0, offsetof(struct wallet_view, vouchers))
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
 /* Only the usable vouchers of the wallet (balances left as they are). */

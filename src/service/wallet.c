@@ -64,7 +64,7 @@ static int bucket(db_conn *c, const struct money_ctx *m, enum ledger_kind k, int
 }
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
-  memset(out, 0, sizeof *out);
+  WALLET_VIEW_CLEAR(out);
   int rc = bucket(c, m, ACC_PRINCIPAL, &out->balance.principal, &out->held.principal);
   if (rc == DB_OK) rc = bucket(c, m, ACC_BONUS, &out->balance.bonus, &out->held.bonus);
   if (rc == DB_OK) rc = bucket(c, m, ACC_SILVER, &out->balance.silver, &out->held.silver);
