@@ -283,16 +283,27 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     int r = pipeline_result(p, f->name, -1, rc == DB_OK ? out : NULL);
     if (rc == DB_OK) rc = r;
   }
-  PGresult *sync = PQgetResult(p->pg);
-  bool synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
-  PQclear(sync);
+  /* Up to the sync point; more results before it mean we lost count: drain them (bounded). */
+  bool synced = false;
+  for (int i = 0; i < 2 * n + 8 && !synced; i++) {
+    PGresult *r = PQgetResult(p->pg);
+    if (r == NULL) continue;
+    synced = PQresultStatus(r) == PGRES_PIPELINE_SYNC;
+    PQclear(r);
+  }
   if (!synced || PQexitPipelineMode(p->pg) != 1) {
     if (out && *out) {
       PQclear(*out);
       *out = NULL;
     }
-    int r = pg_fail(p, "pipeline end", NULL);
-    if (rc == DB_OK) rc = r == DB_OK ? DB_CONN : r;
+    pg_set_err(p, "pipeline end", PQerrorMessage(p->pg));
+    /* A connection left in pipeline mode would refuse every later command while it looks
+     * healthy: start its session over (the transaction is lost either way). */
+    db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
+    p->base.savepoint_depth = 0;
+    PQreset(p->pg);
+    if (PQstatus(p->pg) == CONNECTION_OK) (void)pg_session_setup(p);
+    rc = DB_CONN;
   }
   return rc;
 }
