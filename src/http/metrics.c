@@ -131,30 +131,24 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
   if (ex) {
     struct db_exec_stats st;
     db_exec_stats(ex, &st);
-    emit(&b, "# HELP mps_store_errors_total Store jobs that ended in a store failure.\n"
-             "# TYPE mps_store_errors_total counter\nmps_store_errors_total %llu\n",
-         (unsigned long long)st.jobs_failed);
-    emit(&b, "# HELP mps_store_jobs_total Store jobs finished.\n"
-             "# TYPE mps_store_jobs_total counter\nmps_store_jobs_total %llu\n",
-         (unsigned long long)st.jobs_done);
-    emit(&b, "# HELP mps_store_write_groups_total Group-commit transactions (SQLite).\n"
-             "# TYPE mps_store_write_groups_total counter\nmps_store_write_groups_total %llu\n",
-         (unsigned long long)st.write_groups);
-    emit(&b, "# HELP mps_store_busy_retries_total Jobs retried after a lock or serialization conflict.\n"
-             "# TYPE mps_store_busy_retries_total counter\nmps_store_busy_retries_total %llu\n",
-         (unsigned long long)st.busy_retries);
-    emit(&b, "# HELP mps_store_group_reruns_total Group transactions run again with a savepoint per job (SQLite).\n"
-             "# TYPE mps_store_group_reruns_total counter\nmps_store_group_reruns_total %llu\n",
-         (unsigned long long)st.group_reruns);
-    emit(&b, "# HELP mps_store_jobs_inline_total SQLite read jobs run on the HTTP thread that received them.\n"
-             "# TYPE mps_store_jobs_inline_total counter\nmps_store_jobs_inline_total %llu\n",
-         (unsigned long long)st.jobs_inline);
-    emit(&b, "# HELP mps_store_rejected_total Jobs refused because the queue was full or stopping.\n"
-             "# TYPE mps_store_rejected_total counter\nmps_store_rejected_total %llu\n",
-         (unsigned long long)st.rejected);
-    emit(&b, "# HELP mps_store_queue_depth Store jobs waiting now.\n"
-             "# TYPE mps_store_queue_depth gauge\nmps_store_queue_depth %llu\n",
-         (unsigned long long)st.queue_depth);
+    const struct { const char *name, *type, *help; uint64_t value; } store[] = {
+        {"mps_store_errors_total", "counter", "Store jobs that ended in a store failure.", st.jobs_failed},
+        {"mps_store_jobs_total", "counter", "Store jobs finished.", st.jobs_done},
+        {"mps_store_write_groups_total", "counter", "Group-commit transactions (SQLite).", st.write_groups},
+        {"mps_store_busy_retries_total", "counter", "Jobs retried after a lock or serialization conflict.",
+         st.busy_retries},
+        {"mps_store_group_reruns_total", "counter",
+         "Group transactions run again with a savepoint per job (SQLite).", st.group_reruns},
+        {"mps_store_jobs_inline_total", "counter",
+         "SQLite read jobs run on the HTTP thread that received them.", st.jobs_inline},
+        {"mps_store_rejected_total", "counter", "Jobs refused because the queue was full or stopping.",
+         st.rejected},
+        {"mps_store_queue_depth", "gauge", "Store jobs waiting now.", st.queue_depth},
+    };
+    for (size_t i = 0; i < sizeof store / sizeof store[0]; i++) {
+      emit(&b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", store[i].name, store[i].help, store[i].name,
+           store[i].type, store[i].name, (unsigned long long)store[i].value);
+    }
   }
   emit(&b, "# HELP mps_build_info Version and revision of this mpsd.\n"
            "# TYPE mps_build_info gauge\nmps_build_info{version=\"%s\",revision=\"%s\"} 1\n",

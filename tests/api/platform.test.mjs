@@ -216,6 +216,8 @@ describe(`HTTP platform (${STORE})`, () => {
       assert.match(t, /^mps_http_request_duration_seconds_bucket\{[^}]*le="[^"]+"[^}]*\} \d+/m);
       assert.match(t, /^mps_http_requests_in_flight(\{[^}]*\})? \d+/m);
       assert.match(t, /^mps_store_errors_total(\{[^}]*\})? \d+/m);
+      assert.match(t, /^mps_store_group_reruns_total \d+$/m);
+      assert.match(t, /^mps_store_jobs_inline_total \d+$/m);
       assert.match(t, /^mps_build_info\{[^}]*\} 1/m);
     });
 
