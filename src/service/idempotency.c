@@ -62,17 +62,12 @@ int idem_claim(db_conn *c, const char *scope, const char *key, const char *reque
 
 int idem_complete(db_conn *c, const char *scope, const char *key, const char *request_hash,
                   int status, const char *body) {
-  int64_t changed = 0;
-  int rc;
   if (db_conn_kind(c) == DB_SQLITE) {
     db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(status), db_text(body),
                   db_int(clock_now_ms())};
-    rc = db_run(c, &q_insert_done, v, 6, &changed);
-    if (rc == DB_CONSTRAINT) return DB_BUSY; /* another writer took the key since the claim: run again, replay */
-  } else {
-    db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
-    return db_run_later(c, &q_done, v, 5, 1); /* sent with COMMIT */
+    int rc = db_run_expect(c, &q_insert_done, v, 6, 1);
+    return rc == DB_CONSTRAINT ? DB_BUSY : rc; /* another writer took the key since the claim: run again, replay */
   }
-  if (rc < 0) return rc;
-  return changed == 1 ? DB_OK : DB_ERR;
+  db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
+  return db_run_later(c, &q_done, v, 5, 1); /* sent with COMMIT */
 }

@@ -168,19 +168,13 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
      * or overflow). An account without a floor cannot refuse it: held back with the rest. A
      * floored one (a member's bucket) runs now, so that its CHECK refusal, DB_CONSTRAINT,
      * reaches the caller here (a payment re-quotes on it). */
-    if (!lines[i].account->has_floor) {
-      if (lanes) {
-        db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
-        rc = db_run_later(c, &q_apply_lane, a, 4, 1);
-      } else {
-        db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
-        rc = db_run_later(c, &q_apply, a, 3, 1);
-      }
+    bool floored = lines[i].account->has_floor;
+    if (lanes && !floored) {
+      db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
+      rc = db_run_later(c, &q_apply_lane, a, 4, 1);
     } else {
-      int64_t changed = 0;
       db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
-      rc = db_run(c, &q_apply, a, 3, &changed);
-      if (rc >= 0 && changed != 1) rc = DB_ERR;
+      rc = floored ? db_run_expect(c, &q_apply, a, 3, 1) : db_run_later(c, &q_apply, a, 3, 1);
     }
   }
   if (rc < 0) return rc;
@@ -193,10 +187,8 @@ int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *
   if (amount == 0) return DB_OK;
   assert(amount > 0);
   db_val a[] = {db_text(account_id), db_int(amount)};
-  int64_t changed = 0;
-  int rc = db_run(c, &q_hold_apply, a, 2, &changed); /* the floor CHECK refuses overdraft */
+  int rc = db_run_expect(c, &q_hold_apply, a, 2, 1); /* the floor CHECK refuses overdraft */
   if (rc < 0) return rc;
-  if (changed != 1) return DB_ERR;
   char id[ID_MAX_LEN];
   if (id_new("hld", id, sizeof id) != 0) return DB_ERR;
   db_val h[] = {db_text(id), db_text(account_id), db_int(amount), db_text(ref_type), db_text(ref_id), db_int(clock_now_ms())};

@@ -181,6 +181,10 @@ int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int
     int rc = c->ops->run_later(c, q, args, nargs, expect_changes);
     if (rc != DB_NOT_HELD) return rc;
   }
+  return db_run_expect(c, q, args, nargs, expect_changes);
+}
+
+int db_run_expect(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
   int64_t changed = 0;
   int rc = db_run(c, q, args, nargs, &changed);
   if (rc < 0) return rc;

@@ -93,6 +93,8 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
  * on the connection (a query, COMMIT): the transaction is then lost. Use it only for writes
  * whose failure the caller would not handle otherwise than by giving up; order is kept. */
 int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
+/* db_run now, with the same row-count check (expect_changes >= 0; DB_ERR on another count). */
+int db_run_expect(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
 /* Convenience: run a query expected to return at most one row with one integer column.
  * Returns DB_ROW with *out set, DB_DONE when no row, or < 0. */
 int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out);

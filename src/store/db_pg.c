@@ -211,6 +211,42 @@ static int pg_prepare(struct pg_conn *p, const db_sql *q, const db_val *args, in
   return DB_OK;
 }
 
+/* The statement prepared (cached) for these arguments, their count checked. */
+static int pg_prepare_args(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs,
+                           struct pg_stmt **out) {
+  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
+    db_set_errmsg(&p->base, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
+    return DB_ERR;
+  }
+  int rc = pg_prepare(p, q, args, nargs, out);
+  if (rc != DB_OK) return rc;
+  if (nargs != (*out)->nparams) {
+    db_set_errmsg(&p->base, "%s: %d arguments for %d parameters", db_qname(q), nargs, (*out)->nparams);
+    return DB_ERR;
+  }
+  return DB_OK;
+}
+
+/* Forget the held-back writes (sent, or belonging to a transaction that is gone). */
+static void drop_later(struct pg_conn *p) {
+  p->nlater = 0;
+  p->arena_used = 0;
+}
+
+/* A new session on the same URL: the server forgot every prepared statement and whatever
+ * the old session held. DB_OK when connected again. */
+static int restart_session(struct pg_conn *p, const char *what) {
+  db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
+  p->base.savepoint_depth = 0;
+  drop_later(p);
+  PQreset(p->pg);
+  if (PQstatus(p->pg) != CONNECTION_OK) {
+    pg_set_err(p, what, PQerrorMessage(p->pg));
+    return DB_CONN;
+  }
+  return pg_session_setup(p);
+}
+
 static int64_t cmd_tuples(const PGresult *res) {
   const char *s = PQcmdTuples((PGresult *)res);
   if (s == NULL || s[0] == '\0') return 0;
@@ -253,8 +289,7 @@ static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, 
 static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **out) {
   if (out) *out = NULL;
   int n = p->nlater;
-  p->nlater = 0;
-  p->arena_used = 0;
+  drop_later(p);
   if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
   bool sent = true;
   for (int i = 0; i < n && sent; i++) {
@@ -299,10 +334,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     pg_set_err(p, "pipeline end", PQerrorMessage(p->pg));
     /* A connection left in pipeline mode would refuse every later command while it looks
      * healthy: start its session over (the transaction is lost either way). */
-    db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
-    p->base.savepoint_depth = 0;
-    PQreset(p->pg);
-    if (PQstatus(p->pg) == CONNECTION_OK) (void)pg_session_setup(p);
+    (void)restart_session(p, "pipeline end");
     rc = DB_CONN;
   }
   return rc;
@@ -312,16 +344,8 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
   struct pg_stmt *st = NULL;
-  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
-    db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
-    return DB_ERR;
-  }
-  int rc = pg_prepare(p, q, args, nargs, &st);
+  int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
-  if (nargs != st->nparams) {
-    db_set_errmsg(c, "%s: %d arguments for %d parameters", db_qname(q), nargs, st->nparams);
-    return DB_ERR;
-  }
   const char *values[DB_MAX_PARAMS];
   char ints[DB_MAX_PARAMS][PG_INT_TEXT_LEN];
   for (int k = 0; k < nargs; k++) {
@@ -407,17 +431,9 @@ static void pg_reset(db_cursor *base) {
 static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                         int64_t expect) {
   struct pg_conn *p = pgc(c);
-  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
-    db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
-    return DB_ERR;
-  }
   struct pg_stmt *st = NULL;
-  int rc = pg_prepare(p, q, args, nargs, &st);
+  int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
-  if (nargs != st->nparams) {
-    db_set_errmsg(c, "%s: %d arguments for %d parameters", db_qname(q), nargs, st->nparams);
-    return DB_ERR;
-  }
   size_t need = 0;
   for (int k = 0; k < nargs; k++)
     need += args[k].type == DB_T_TEXT ? strlen(args[k].s) + 1 : args[k].type == DB_T_INT ? PG_INT_TEXT_LEN : 0;
@@ -468,10 +484,7 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
   struct pg_conn *p = pgc(c);
   PGresult *res = NULL;
   int rc = DB_OK;
-  if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) {
-    p->nlater = 0; /* what would be undone need not be sent */
-    p->arena_used = 0;
-  }
+  if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_later(p); /* what would be undone need not be sent */
   if (p->nlater > 0) { /* COMMIT and the held-back writes: one round trip */
     struct pg_final f = {.name = TXN_SQL[op], .sql = TXN_SQL[op]};
     rc = pg_pipeline(p, &f, &res);
@@ -498,16 +511,7 @@ static bool pg_in_txn(db_conn *c) {
 static int pg_reconnect(db_conn *c) {
   struct pg_conn *p = pgc(c);
   if (PQstatus(p->pg) == CONNECTION_OK) return DB_OK;
-  db_cache_clear(&c->cache, pg_free_stmt, c);
-  c->savepoint_depth = 0;
-  p->nlater = 0; /* they belonged to the transaction the connection lost */
-  p->arena_used = 0;
-  PQreset(p->pg);
-  if (PQstatus(p->pg) != CONNECTION_OK) {
-    pg_set_err(p, "reconnect", PQerrorMessage(p->pg));
-    return DB_CONN;
-  }
-  return pg_session_setup(p);
+  return restart_session(p, "reconnect");
 }
 
 static const char *pg_server_version(db_conn *c) { return pgc(c)->version; }

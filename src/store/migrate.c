@@ -186,7 +186,7 @@ static int apply_one(db_conn *c, const struct migration *m, int *did, char *err,
   /* SQLite's way to change a table: foreign keys off (outside the transaction, where the
    * pragma takes effect), the change, foreign_key_check, COMMIT, foreign keys on again. With
    * them on, DROP TABLE of a rebuilt parent would delete through to its children's checks. */
-  bool sqlite = db_conn_kind(c) == DB_SQLITE;
+  bool sqlite = db_conn_kind(c) == DB_SQLITE, dangling = false;
   int rc = sqlite ? db_exec_script(c, "PRAGMA foreign_keys=OFF") : DB_OK;
   if (rc == DB_OK) rc = db_begin_write(c);
   if (rc == DB_OK && !sqlite) rc = db_run(c, &Q_LOCK, NULL, 0, NULL);
@@ -199,19 +199,14 @@ static int apply_one(db_conn *c, const struct migration *m, int *did, char *err,
     int64_t broken = 0;
     if (rc >= 0 && sqlite) {
       int fk = db_query_int(c, &Q_FK_CHECK, NULL, 0, &broken);
-      if (fk == DB_ROW) {
-        db_fmt_err(err, err_len, "migration %d (%s): it leaves rows whose foreign keys point nowhere",
-                   m->version, m->name);
-        (void)db_rollback(c);
-        (void)db_exec_script(c, "PRAGMA foreign_keys=ON");
-        return DB_CONSTRAINT;
-      }
-      if (fk < 0) rc = fk;
+      dangling = fk == DB_ROW;
+      rc = dangling ? DB_CONSTRAINT : fk;
     }
   }
   if (rc >= 0) rc = db_commit(c);
   if (rc < 0) {
-    db_fmt_err(err, err_len, "migration %d (%s): %s", m->version, m->name, db_errmsg(c));
+    db_fmt_err(err, err_len, "migration %d (%s): %s", m->version, m->name,
+               dangling ? "it leaves rows whose foreign keys point nowhere" : db_errmsg(c));
     (void)db_rollback(c);
   }
   if (sqlite && db_exec_script(c, "PRAGMA foreign_keys=ON") != DB_OK && rc >= 0) {
