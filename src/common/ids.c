@@ -27,16 +27,33 @@ static void next_random(int64_t now_ms) {
   last_ms = now_ms;
 }
 
+/* 128 bits -> 26 base32 chars, most significant first; the first char carries the top 3 bits. */
+void id_encode(const unsigned char raw[16], char out[ID_BODY_LEN]) {
+  uint64_t hi = 0, lo = 0;
+  for (int i = 0; i < 8; i++) {
+    hi = (hi << 8) | raw[i];
+    lo = (lo << 8) | raw[8 + i];
+  }
+  for (int i = 0; i < ID_BODY_LEN; i++) {
+    int shift = 5 * (ID_BODY_LEN - 1 - i); /* of this char's lowest bit, from bit 0 of lo */
+    uint64_t v;
+    if (shift >= 64) v = hi >> (shift - 64);
+    else if (shift == 0) v = lo;
+    else v = (lo >> shift) | (hi << (64 - shift));
+    out[i] = base32[v & 31];
+  }
+}
+
 int id_new(const char *prefix, char *out, size_t out_len) {
   size_t plen = prefix ? strlen(prefix) : 0;
   if (plen > 16 || out_len < plen + (plen ? 1 : 0) + ID_BODY_LEN + 1) return -1;
   int64_t now_ms = clock_now_ms();
   if (now_ms < last_ms) now_ms = last_ms; /* clock stepped back: keep order */
   next_random(now_ms);
-  uint8_t raw[16];
+  unsigned char raw[16];
   uint64_t t = (uint64_t)now_ms;
   for (int i = 5; i >= 0; i--) {
-    raw[i] = (uint8_t)(t & 0xff);
+    raw[i] = (unsigned char)(t & 0xff);
     t >>= 8;
   }
   memcpy(raw + 6, last_rand, 10);
@@ -46,20 +63,7 @@ int id_new(const char *prefix, char *out, size_t out_len) {
     p += plen;
     *p++ = '_';
   }
-  /* 128 bits -> 26 base32 chars; the first char carries the top 3 bits */
-  for (int i = 0; i < ID_BODY_LEN; i++) {
-    int bit = 128 - 5 * (ID_BODY_LEN - i); /* position of this char's lowest bit from the top */
-    unsigned v = 0;
-    for (int b = 0; b < 5; b++) {
-      int pos = bit + b; /* bit index from the top, may be negative for the first char */
-      if (pos < 0) continue;
-      unsigned byte = raw[pos / 8];
-      unsigned set = (byte >> (7 - pos % 8)) & 1u;
-      v = (v << 1) | set;
-    }
-    p[i] = base32[v & 31];
-  }
+  id_encode(raw, p);
   p[ID_BODY_LEN] = '\0';
-  assert(strlen(out) == plen + (plen ? 1 : 0) + ID_BODY_LEN);
   return 0;
 }

@@ -12,4 +12,7 @@
  * Returns 0, or -1 when out is too small or the prefix longer than 16. */
 int id_new(const char *prefix, char *out, size_t out_len);
 
+/* The 26 Crockford base32 chars (no NUL) of 16 bytes read as one big-endian 128-bit number. */
+void id_encode(const unsigned char raw[16], char out[ID_BODY_LEN]);
+
 #endif

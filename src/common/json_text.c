@@ -52,12 +52,27 @@ static bool valid_utf8(const char *s, size_t n) {
   return ok;
 }
 
+/* What a byte needs in a JSON string: 0 nothing, 1 an escape, 2 a UTF-8 check. */
+static unsigned char byte_class(unsigned char ch) {
+  if (ch < 0x20 || ch == '"' || ch == '\\') return 1;
+  return ch >= 0x80 ? 2 : 0;
+}
+
 static void put_string(struct json_text *t, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
-  size_t n = strlen(s);
-  bool ascii = true;
-  for (size_t i = 0; i < n && ascii; i++) ascii = (unsigned char)s[i] < 0x80;
-  if (!ascii && !valid_utf8(s, n)) {
+  unsigned char needs = 0;
+  size_t n = 0;
+  for (; s[n] && n < JSON_TEXT_MAX_LEN; n++) needs |= byte_class((unsigned char)s[n]);
+  if (needs == 0) { /* the common case: ids, statuses, currencies, keys */
+    if (!reserve(t, n + 2)) return;
+    char *o = t->buf + t->len;
+    o[0] = '"';
+    memcpy(o + 1, s, n);
+    o[n + 1] = '"';
+    t->len += n + 2;
+    return;
+  }
+  if ((needs & 2) && !valid_utf8(s, n)) {
     t->failed = true;
     return;
   }

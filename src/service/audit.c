@@ -89,7 +89,8 @@ int audit_append(db_conn *c, const struct audit_record *r) {
   int64_t at_ms = clock_now_ms();
   snprintf(seq_s, sizeof seq_s, "%lld", (long long)(seq + 1));
   snprintf(at_s, sizeof at_s, "%lld", (long long)at_ms);
-  char *details = r->details ? json_dumps(r->details, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}");
+  char *details = r->details ? json_dumps(r->details, JSON_COMPACT | JSON_SORT_KEYS)
+                             : strdup(r->details_text ? r->details_text : "{}");
   if (!details) return DB_ERR;
   struct audit_fields f = {prev, id, chain, seq_s, at_s, r->actor ? r->actor : "anonymous",
                            r->role ? r->role : "none", r->merchant_id ? r->merchant_id : "",

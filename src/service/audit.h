@@ -27,7 +27,8 @@ struct audit_record {
   const char *target;      /* what it acted on (id, route), "" when none */
   const char *status;      /* SUCCESS | DENIED | BLOCKED | FAILED */
   const char *request_id;
-  json_t *details;         /* borrowed; NULL for {} */
+  json_t *details;         /* borrowed; NULL for details_text */
+  const char *details_text; /* compact JSON with sorted keys, used when details is NULL; NULL for {} */
   bool lane;               /* a money entry: may use the connection's lane chain */
 };
 

@@ -31,6 +31,11 @@ static const db_sql q_event_seq = {
 static const db_sql q_event = {
     "payment_event_insert",
     "INSERT INTO payment_events (payment_id, seq, type, at_ms, details) VALUES ($1, $2, $3, $4, $5)", NULL};
+/* a new payment's history: created, then what it became, in one statement */
+static const db_sql q_event_first = {
+    "payment_event_first",
+    "INSERT INTO payment_events (payment_id, seq, type, at_ms, details) "
+    "VALUES ($1, 1, 'created', $2, '{}'), ($1, 2, $3, $2, $4)", NULL};
 static const db_sql q_outbox = {
     "outbox_insert",
     "INSERT INTO outbox_events (id, merchant_id, topic, aggregate_id, payload, created_at_ms) "
@@ -52,23 +57,23 @@ int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const cha
   return rc;
 }
 
-int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details) {
+/* Appends after the payment's last event; details_text is compact JSON. */
+static int payment_event_text(db_conn *c, const char *payment_id, const char *type, const char *details_text) {
   int64_t seq = 0;
   db_val k[] = {db_text(payment_id)};
   int rc = db_query_int(c, &q_event_seq, k, 1, &seq);
   if (rc < 0) return rc;
-  return payment_event_at(c, payment_id, seq + 1, type, details);
+  db_val v[] = {db_text(payment_id), db_int(seq + 1), db_text(type), db_int(clock_now_ms()), db_text(details_text)};
+  rc = db_run_later(c, &q_event, v, 5, 1);
+  return rc < 0 ? rc : DB_OK;
 }
 
-int payment_event_at(db_conn *c, const char *payment_id, int64_t seq, const char *type, json_t *details) {
-  assert(seq >= 1);
-  int rc;
+int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details) {
   char *text = details ? json_dumps(details, JSON_COMPACT | JSON_SORT_KEYS) : strdup("{}"); /* no leaked {} */
   if (!text) return DB_ERR;
-  db_val v[] = {db_text(payment_id), db_int(seq), db_text(type), db_int(clock_now_ms()), db_text(text)};
-  rc = db_run_later(c, &q_event, v, 5, 1);
+  int rc = payment_event_text(c, payment_id, type, text);
   free(text);
-  return rc < 0 ? rc : DB_OK;
+  return rc;
 }
 
 void payment_read_row(db_cursor *cur, struct payment *p) {
@@ -165,9 +170,14 @@ struct pay_accounts {
 
 static const db_sql q_pay_accounts = {
     "pay_accounts",
-    "SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts WHERE currency = $3 AND ("
-    "(owner_kind = 'member' AND owner_id = $1) OR (owner_kind = 'merchant' AND owner_id = $2) OR "
-    "(owner_kind = 'platform' AND owner_id = 'platform'))",
+    /* SQLite: one search of the unique (owner_kind, owner_id, kind, currency) index per owner;
+     * an OR of the three, or an IN list of kinds, builds a temporary b-tree on every run */
+    "SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'member' AND owner_id = $1 AND currency = $3 "
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = $3 "
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3",
     "SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
     "FROM ledger_accounts a WHERE a.currency = $3 AND ("
     "(a.owner_kind = 'member' AND a.owner_id = $1) OR (a.owner_kind = 'merchant' AND a.owner_id = $2) OR "
@@ -263,22 +273,48 @@ static int post_payment(db_conn *c, const struct payment *p, const struct pay_ac
   return ledger_post(c, p->merchant_id, "FEE", "payment", p->id, "platform fee", p->currency, fee_lines, 2, NULL, 0);
 }
 
+/* The change a history event and the audit entry record, as compact JSON with sorted keys
+ * (what json_dumps(JSON_COMPACT | JSON_SORT_KEYS) writes); with_user adds the member. */
+static char *change_text(const struct payment *p, bool with_user) {
+  struct json_text t;
+  json_text_init(&t);
+  json_text_open(&t, NULL);
+  json_text_int(&t, "external", p->d.external);
+  json_text_int(&t, "orderAmount", p->order_amount);
+  json_text_str(&t, "status", p->status);
+  if (with_user) json_text_str(&t, "userId", p->member_id);
+  json_text_close(&t);
+  return json_text_finish(&t, NULL);
+}
+
 static int audit_payment(db_conn *c, const struct actor *a, const struct payment *p, const char *action) {
-  json_t *d = json_pack("{s:s, s:I, s:s, s:I}", "userId", p->member_id, "orderAmount", (json_int_t)p->order_amount,
-                        "status", p->status, "external", (json_int_t)p->d.external);
-  int rc = svc_audit_money(c, a, p->merchant_id, action, p->id, d);
-  json_decref(d);
+  char *d = change_text(p, true);
+  int rc = d ? svc_audit_money_text(c, a, p->merchant_id, action, p->id, d) : DB_ERR;
+  free(d);
   return rc;
 }
 
-/* seq: the event's place in the history when the caller knows it, 0 to append. */
-static int record_state(db_conn *c, const struct actor *a, const struct payment *p, int64_t seq,
+/* The history of a change: a new payment's first two events (created, then event), or event
+ * appended after the last one. */
+static int record_event(db_conn *c, const struct payment *p, bool created, const char *event) {
+  char *change = change_text(p, false);
+  if (!change) return DB_ERR;
+  int rc;
+  if (created) {
+    db_val v[] = {db_text(p->id), db_int(clock_now_ms()), db_text(event), db_text(change)};
+    rc = db_run_later(c, &q_event_first, v, 4, 2);
+  } else {
+    rc = payment_event_text(c, p->id, event, change);
+  }
+  free(change);
+  return rc < 0 ? rc : DB_OK;
+}
+
+/* created: a new payment (its history starts here). */
+static int record_state(db_conn *c, const struct actor *a, const struct payment *p, bool created,
                         const char *event, const char *topic, const char *audit_action) {
   /* the history row records the change; the outbox carries the whole payment to consumers */
-  json_t *change = json_pack("{s:s, s:I, s:I}", "status", p->status, "orderAmount",
-                             (json_int_t)p->order_amount, "external", (json_int_t)p->d.external);
-  int rc = seq ? payment_event_at(c, p->id, seq, event, change) : payment_event(c, p->id, event, change);
-  json_decref(change);
+  int rc = record_event(c, p, created, event);
   struct json_text t;
   json_text_init(&t);
   json_text_open(&t, NULL);
@@ -360,8 +396,7 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   }
   if (rc >= 0) rc = paid ? post_payment(c, p, &acc, p->fee_amount) : hold_wallet(c, p, &acc);
   if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us (PostgreSQL): re-quote */
-  if (rc >= 0) rc = payment_event_at(c, p->id, 1, "created", NULL); /* a new payment: seq 1 */
-  if (rc >= 0) rc = record_state(c, a, p, 2, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
+  if (rc >= 0) rc = record_state(c, a, p, true, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
   return rc < 0 ? rc : SVC_OK;
 }
 
@@ -390,7 +425,7 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
   snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", external_txn_id);
   p->fee_amount = fee;
   p->updated_at_ms = now;
-  rc = record_state(c, a, p, 0, "paid", "payment.paid", "PAYMENT_SETTLE");
+  rc = record_state(c, a, p, false, "paid", "payment.paid", "PAYMENT_SETTLE");
   return rc < 0 ? rc : SVC_OK;
 }
 
@@ -414,7 +449,7 @@ int payment_release(db_conn *c, const struct actor *a, struct payment *p, const 
   snprintf(p->status, sizeof p->status, "%s", status);
   p->updated_at_ms = now;
   bool failed = strcmp(status, "FAILED") == 0;
-  rc = record_state(c, a, p, 0, failed ? "failed" : "expired", failed ? "payment.failed" : "payment.expired",
+  rc = record_state(c, a, p, false, failed ? "failed" : "expired", failed ? "payment.failed" : "payment.expired",
                     failed ? "PAYMENT_FAIL" : "PAYMENT_EXPIRE");
   (void)reason;
   return rc < 0 ? rc : SVC_OK;

@@ -77,9 +77,8 @@ int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB
   "deduct_silver, deduct_external"
 #define PAYMENT_COL_COUNT 19
 void payment_read_row(db_cursor *cur, struct payment *out);
-/* Append to the payment's history (the next seq), or at a seq the caller knows. */
+/* Append to the payment's history (the next seq). */
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
-int payment_event_at(db_conn *c, const char *payment_id, int64_t seq, const char *type, json_t *details);
 
 /* PENDING_EXTERNAL -> PAID: end the holds, post what was held plus the external part from
  * gateway clearing, book the fee. */

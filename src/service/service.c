@@ -34,20 +34,25 @@ const char *actor_id(const struct actor *a) { return a->p ? a->p->subject : "sys
 const char *actor_role(const struct actor *a) { return a->p ? a->p->role->name : "system"; }
 
 static int audit_success(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
-                         const char *target, json_t *details, bool lane) {
+                         const char *target, json_t *details, const char *details_text, bool lane) {
   struct audit_record r = {.actor = actor_id(a), .role = actor_role(a), .merchant_id = merchant_id,
                            .action = action, .target = target ? target : "", .status = "SUCCESS",
                            .request_id = a->request_id ? a->request_id : "system", .details = details,
-                           .lane = lane};
+                           .details_text = details_text, .lane = lane};
   return audit_append(c, &r);
 }
 
 int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
               const char *target, json_t *details) {
-  return audit_success(c, a, merchant_id, action, target, details, false);
+  return audit_success(c, a, merchant_id, action, target, details, NULL, false);
 }
 
 int svc_audit_money(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
                     const char *target, json_t *details) {
-  return audit_success(c, a, merchant_id, action, target, details, true);
+  return audit_success(c, a, merchant_id, action, target, details, NULL, true);
+}
+
+int svc_audit_money_text(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+                         const char *target, const char *details_text) {
+  return audit_success(c, a, merchant_id, action, target, NULL, details_text, true);
 }

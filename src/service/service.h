@@ -47,6 +47,10 @@ int svc_audit(db_conn *c, const struct actor *a, const char *merchant_id, const 
  * connection it goes to the merchant's lane chain (service/audit.h). */
 int svc_audit_money(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
                     const char *target, json_t *details);
+/* svc_audit_money with the details already written as compact JSON with sorted keys (the
+ * payment path writes them with json_text, without building a jansson tree). */
+int svc_audit_money_text(db_conn *c, const struct actor *a, const char *merchant_id, const char *action,
+                         const char *target, const char *details_text);
 
 /* Audit helpers: the actor's fields for an audit record. */
 const char *actor_id(const struct actor *a);

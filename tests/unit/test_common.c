@@ -71,6 +71,31 @@ static void ids_are_prefixed_ordered_unique(void **state) {
   }
 }
 
+/* Crockford base32 of 128 bits (the ULID layout): the ends of the range and a pattern. */
+static void ids_encode_known_values(void **state) {
+  (void)state;
+  unsigned char raw[16];
+  char out[ID_BODY_LEN + 1] = {0};
+  memset(raw, 0, sizeof raw);
+  id_encode(raw, out);
+  assert_string_equal(out, "00000000000000000000000000");
+  memset(raw, 0xff, sizeof raw);
+  id_encode(raw, out);
+  assert_string_equal(out, "7ZZZZZZZZZZZZZZZZZZZZZZZZZ");
+  static const unsigned char pattern[16] = {0x01, 0x19, 0x3f, 0x73, 0xb5, 0x05, 0x63, 0xcf,
+                                            0x49, 0xd1, 0x67, 0x0b, 0xbd, 0x7d, 0x4b, 0x27};
+  id_encode(pattern, out);
+  assert_string_equal(out, "0134ZQ7D85CF7MKMB71EYQTJS7");
+  memset(raw, 0, sizeof raw);
+  raw[15] = 0x01; /* the lowest bit is the last char's */
+  id_encode(raw, out);
+  assert_string_equal(out, "00000000000000000000000001");
+  memset(raw, 0, sizeof raw);
+  raw[7] = 0x01; /* bit 64: the char that straddles the two halves */
+  id_encode(raw, out);
+  assert_string_equal(out, "0000000000000G000000000000");
+}
+
 static void ids_refuse_small_buffers(void **state) {
   (void)state;
   char small[20];
@@ -202,6 +227,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sha256_parts_match_libsodium),
       cmocka_unit_test(ids_are_prefixed_ordered_unique), cmocka_unit_test(ids_refuse_small_buffers),
+      cmocka_unit_test(ids_encode_known_values),
       cmocka_unit_test(rfc3339),                         cmocka_unit_test(json_escaping),
       cmocka_unit_test(error_registry),                  cmocka_unit_test(config_defaults_and_flags),
       cmocka_unit_test(config_rejects_bad_values),       cmocka_unit_test(config_production_needs_secret),
