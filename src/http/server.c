@@ -139,15 +139,22 @@ static void job_done(db_job *job) {
 
 /* A READ job on SQLite runs right here when a lent connection is free (db_exec_run_inline):
  * no queue, no suspend and resume. A chained job (a login's audit entry, say) goes through
- * the queue: suspend first, as start_deferred does. */
+ * the queue: suspend first, as start_deferred does. So does a read that saw a commit not yet
+ * synced: job_done resumes it once the commit is durable. */
 enum inline_outcome { INLINE_NOT_RUN, INLINE_REPLY, INLINE_WAITING };
 
 static enum inline_outcome run_inline(struct http_req *req) {
   if (req->job.mode != DB_JOB_READ) return INLINE_NOT_RUN;
   req->phase = PHASE_WAIT; /* as on a store thread: the job may chain (http_defer_next) */
-  if (db_exec_run_inline(req->app->exec, &req->job) != 1) {
+  int ran = db_exec_run_inline(req->app->exec, &req->job);
+  if (ran == 0) {
     req->phase = PHASE_BODY;
     return INLINE_NOT_RUN;
+  }
+  if (ran == 2) {
+    MHD_suspend_connection(req->conn);
+    db_exec_done_when_durable(req->app->exec, &req->job);
+    return INLINE_WAITING;
   }
   if (req->job.status >= 0 && req->next_run) {
     MHD_suspend_connection(req->conn);

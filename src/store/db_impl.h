@@ -109,5 +109,8 @@ bool db_in_transaction(db_conn *c);   /* a transaction is open on the connection
 int64_t db_rows_written(db_conn *c);
 int db_reconnect_if_lost(db_conn *c); /* PostgreSQL: PQreset a broken connection */
 bool db_reset_leaked_cursor(db_conn *c); /* reset a cursor a job forgot; true if there was one */
+/* SQLite: the path of the database's WAL file into out; -1 on another engine, for an
+ * in-memory database or when out is too small. */
+int db_sqlite_wal_path(db_conn *c, char *out, size_t out_len);
 
 #endif

@@ -320,6 +320,17 @@ static const struct db_ops SQ_OPS = {
     .server_version = sq_server_version,
 };
 
+int db_sqlite_wal_path(db_conn *c, char *out, size_t out_len) {
+  if (c->ops != &SQ_OPS) return -1;
+  struct sq_conn *s = (struct sq_conn *)c;
+  const char *main_file = sqlite3_db_filename(s->db, "main");
+  if (!main_file || !main_file[0]) return -1;
+  const char *wal = sqlite3_filename_wal(main_file);
+  if (!wal || !wal[0]) return -1;
+  int n = snprintf(out, out_len, "%s", wal);
+  return n < 0 || (size_t)n >= out_len ? -1 : 0;
+}
+
 /* Durability and integrity settings; journal_mode must really become WAL. */
 static int sq_configure(struct sq_conn *s, const char *path, char *err, size_t err_len) {
   int rc = sqlite3_extended_result_codes(s->db, 1);

@@ -6,11 +6,16 @@
  *
  *   SQLite     one writer thread with one connection takes every queued WRITE job (up to
  *              batch_max) into ONE transaction (BEGIN IMMEDIATE), each job inside its own
- *              SAVEPOINT so a job stays all-or-nothing, then one COMMIT = one fsync for the
- *              whole group (group commit). Only after COMMIT returns are the done
- *              callbacks run, so nothing is acknowledged before it is durable.
+ *              SAVEPOINT so a job stays all-or-nothing, then one COMMIT for the whole
+ *              group (group commit). The COMMIT writes the WAL without waiting for the
+ *              disk; a sync thread fdatasync()s the WAL (one sync covers every group
+ *              committed before it started) while the writer runs the next group, and
+ *              only then are the group's done callbacks run: nothing is acknowledged
+ *              before it is durable (store/wal_sync.h).
  *              `readers` reader threads, each with its own connection (WAL lets readers
- *              run beside the writer), take READ jobs, each in a read transaction.
+ *              run beside the writer), take READ jobs, each in a read transaction. A read
+ *              that may have seen a commit not yet synced is answered after that sync:
+ *              no reply shows what a crash of the machine could still undo.
  *   PostgreSQL `pool_size` threads, each with its own connection, take READ and WRITE jobs
  *              from one queue; each job is its own transaction.
  *
@@ -44,6 +49,7 @@ struct db_job {
   int status;           /* set by the executor before done() */
   int64_t enqueued_ns;  /* set by the executor */
   db_job *next;         /* internal: queue link */
+  uint64_t durable_seq; /* internal: the group commit the job waits to be synced */
 };
 
 struct db_exec_config {
@@ -53,6 +59,8 @@ struct db_exec_config {
   int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
   int inline_readers;     /* SQLite: read connections lent to db_exec_run_inline (0..64; 0 = none) */
+  void (*before_sync)(void *arg); /* tests: the SQLite sync thread calls it before each sync */
+  void *before_sync_arg;
 };
 
 struct db_exec_stats {
@@ -62,6 +70,8 @@ struct db_exec_stats {
   uint64_t write_groups;    /* SQLite group transactions committed or failed */
   uint64_t busy_retries;
   uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
+  uint64_t wal_syncs;       /* SQLite fdatasync() calls of the WAL by the sync thread */
+  uint64_t durable_waits;   /* SQLite READ jobs answered only after a sync (they saw a commit not yet synced) */
   uint64_t queue_depth;     /* jobs waiting now */
   uint64_t rejected;        /* submits refused (queue full or stopping) */
 };
@@ -82,11 +92,16 @@ int db_exec_submit(db_exec *ex, db_job *job);
 int db_exec_run_sync(db_exec *ex, db_job *job);
 /* SQLite READ jobs only: run the job now, on the caller's thread, in its own read
  * transaction on one of the inline_readers connections, when one is free. Returns 1 when
- * it ran (job->status set; done() is NOT called: the caller goes on at once), 0 when it did
- * not (PostgreSQL, a WRITE job, all lent connections busy, stopping): submit it instead.
+ * it ran and may be answered now (job->status set; done() is NOT called: the caller goes on
+ * at once); 2 when it ran but read a commit that is not synced yet: the caller must call
+ * db_exec_done_when_durable(), which calls done() once it is (at once, or from the sync
+ * thread); 0 when it did not run (PostgreSQL, a WRITE job, all lent connections busy,
+ * stopping): submit it instead.
  * For the HTTP threads: a read of a local SQLite file takes microseconds, and handing it to a
  * reader thread and back had cost two thread switches per request. */
 int db_exec_run_inline(db_exec *ex, db_job *job);
+/* After db_exec_run_inline returned 2: done() is called when what the job read is durable. */
+void db_exec_done_when_durable(db_exec *ex, db_job *job);
 /* Stop taking jobs, finish every queued job, join the threads, close the connections. */
 void db_exec_stop(db_exec *ex);
 void db_exec_stats(db_exec *ex, struct db_exec_stats *out);

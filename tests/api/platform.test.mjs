@@ -218,6 +218,8 @@ describe(`HTTP platform (${STORE})`, () => {
       assert.match(t, /^mps_store_errors_total(\{[^}]*\})? \d+/m);
       assert.match(t, /^mps_store_group_reruns_total \d+$/m);
       assert.match(t, /^mps_store_jobs_inline_total \d+$/m);
+      assert.match(t, /^mps_store_wal_syncs_total \d+$/m);
+      assert.match(t, /^mps_store_durable_waits_total \d+$/m);
       assert.match(t, /^mps_build_info\{[^}]*\} 1/m);
     });
 

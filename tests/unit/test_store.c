@@ -970,6 +970,87 @@ static void exec_inline_reads(void **state) {
   assert_non_null(strstr(err, "inline_readers"));
 }
 
+/* SQLite: a write is answered only after the sync thread made it durable, and so is a read
+ * that saw it (inline or on a reader thread); the sync thread is held at a gate before its
+ * fdatasync(). */
+struct durable_probe {
+  atomic_int done;
+  int64_t seen;
+};
+
+static void durable_done(db_job *job) {
+  struct durable_probe *p = job->arg;
+  atomic_fetch_add(&p->done, 1);
+}
+
+static int durable_insert_run(db_conn *c, void *arg) {
+  (void)arg;
+  static const db_sql ins = {.name = "durable_ins", .sql = "INSERT INTO t_dur (v) VALUES (7)"};
+  int rc = db_run(c, &ins, NULL, 0, NULL);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static int durable_count_run(db_conn *c, void *arg) {
+  struct durable_probe *p = arg;
+  static const db_sql cnt = {.name = "durable_cnt", .sql = "SELECT count(*) FROM t_dur"};
+  return db_query_int(c, &cnt, NULL, 0, &p->seen) == DB_ROW ? DB_JOB_COMMIT : DB_ERR;
+}
+
+static void sync_gate(void *arg) { gate_pass(arg); }
+
+static void wait_done(struct durable_probe *p, int want) {
+  for (int i = 0; i < 5000 && atomic_load(&p->done) < want; i++) sleep_ms(1);
+  assert_int_equal(atomic_load(&p->done), want);
+}
+
+static void exec_durable_replies(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_dur; CREATE TABLE t_dur (v INTEGER)");
+  db_close(c);
+  struct gate g;
+  gate_init(&g);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 2, .batch_max = 8,
+                               .queue_max = 10, .inline_readers = 1, .before_sync = sync_gate,
+                               .before_sync_arg = &g};
+  char err[ERR_LEN];
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct durable_probe wp = {0}, ip = {0}, rp = {0};
+  db_job wr = {.mode = DB_JOB_WRITE, .run = durable_insert_run, .done = durable_done, .arg = &wp};
+  assert_int_equal(db_exec_submit(ex, &wr), 0);
+  gate_wait_entered(&g); /* committed; the sync thread waits before its fdatasync() */
+  db_job in = {.mode = DB_JOB_READ, .run = durable_count_run, .done = durable_done, .arg = &ip};
+  assert_int_equal(db_exec_run_inline(ex, &in), 2); /* it saw a commit that is not durable */
+  assert_int_equal(ip.seen, 1);
+  db_exec_done_when_durable(ex, &in);
+  db_job rd = {.mode = DB_JOB_READ, .run = durable_count_run, .done = durable_done, .arg = &rp};
+  assert_int_equal(db_exec_submit(ex, &rd), 0);
+  sleep_ms(50);
+  assert_int_equal(atomic_load(&wp.done), 0); /* nobody is answered before the sync */
+  assert_int_equal(atomic_load(&ip.done), 0);
+  assert_int_equal(atomic_load(&rp.done), 0);
+  gate_open(&g);
+  wait_done(&wp, 1);
+  wait_done(&ip, 1);
+  wait_done(&rp, 1);
+  assert_int_equal(wr.status, DB_JOB_COMMIT);
+  assert_int_equal(rp.seen, 1);
+  /* everything synced: a read is answered at once */
+  struct durable_probe np = {0};
+  db_job now = {.mode = DB_JOB_READ, .run = durable_count_run, .arg = &np};
+  assert_int_equal(db_exec_run_inline(ex, &now), 1);
+  assert_int_equal(np.seen, 1);
+  struct db_exec_stats st;
+  db_exec_stats(ex, &st);
+  assert_true(st.wal_syncs >= 1);
+  assert_int_equal(st.durable_waits, 2);
+  assert_int_equal(st.jobs_done, 4);
+  db_exec_stop(ex);
+  gate_destroy(&g);
+}
+
 static void exec_config_errors(void **state) {
   char url[URL_LEN], err[ERR_LEN];
   case_url(state, url, sizeof url);
@@ -1222,6 +1303,7 @@ int main(void) {
       BOTH(exec_stop_drains),
       BOTH(exec_read_jobs_are_read_only),
       BOTH(exec_inline_reads),
+      {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
       {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
       BOTH(migrations_apply_and_status),
