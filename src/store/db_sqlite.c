@@ -351,7 +351,7 @@ static int sq_configure(struct sq_conn *s, const char *path, char *err, size_t e
     }
   }
   if (rc == DB_OK)
-    rc = sq_script(&s->base, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF;");
+    rc = sq_script(&s->base, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-32768; PRAGMA temp_store=MEMORY; PRAGMA secure_delete=OFF; PRAGMA mmap_size=1073741824;");
   if (rc != DB_OK) {
     db_fmt_err(err, err_len, "sqlite %s: %s", path, s->base.errmsg);
     return rc;
