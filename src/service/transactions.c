@@ -1,6 +1,7 @@
-/* transactions.c — listing and reading payments (see transactions.h). Four list
- * statements, by whether a merchant and a cursor are given, so each walks an index
- * (payments_merchant or the primary key) from the newest payment down. */
+/* transactions.c — listing and reading payments (see transactions.h). Six list
+ * statements, by whether a merchant, a member and a cursor are given, so each walks an index
+ * (payments_member, payments_merchant or the primary key) from the newest payment down: a
+ * member's few payments are found without reading the merchant's many. */
 #include "service/transactions.h"
 
 #include <assert.h>
@@ -18,6 +19,10 @@ static const db_sql q_all_after = {"txn_list_all_after", TXN_COLS TXN_WHERE "AND
 static const db_sql q_merchant = {"txn_list_merchant", TXN_COLS TXN_WHERE "AND merchant_id = $6 " TXN_ORDER, NULL};
 static const db_sql q_merchant_after = {
     "txn_list_merchant_after", TXN_COLS TXN_WHERE "AND merchant_id = $6 AND id < $7 " TXN_ORDER, NULL};
+#define TXN_MEMBER "AND merchant_id = $6 AND member_id = $2 " /* $2 = '' OR ... hides the index */
+static const db_sql q_member = {"txn_list_member", TXN_COLS TXN_WHERE TXN_MEMBER TXN_ORDER, NULL};
+static const db_sql q_member_after = {
+    "txn_list_member_after", TXN_COLS TXN_WHERE TXN_MEMBER "AND id < $7 " TXN_ORDER, NULL};
 static const db_sql q_get = {"txn_get", TXN_COLS "WHERE id = $1", NULL};
 static const db_sql q_events = {
     "txn_events",
@@ -62,6 +67,7 @@ int txn_list(db_conn *c, const struct actor *a, const struct txn_filter *f,
   const char *member = is_member(a) ? a->p->subject : f->member_id; /* members: only their own */
   const bool merchant = f->merchant_id[0] != '\0', after = f->cursor[0] != '\0';
   const db_sql *q = merchant ? (after ? &q_merchant_after : &q_merchant) : (after ? &q_all_after : &q_all);
+  if (merchant && member[0]) q = after ? &q_member_after : &q_member;
   db_val v[7] = {db_text(f->status), db_text(member), db_int(f->start_ms), db_int(f->end_ms),
                  db_int(f->limit + 1)};
   int n = 5;
