@@ -49,14 +49,16 @@ static bool scheme_is(const char *url, size_t len, const char *name) {
   return strlen(name) == len && strncasecmp(url, name, len) == 0;
 }
 
-db_conn *db_open(const char *url, char *err, size_t err_len) {
+db_conn *db_open(const char *url, char *err, size_t err_len) { return db_open_flags(url, 0, err, err_len); }
+
+db_conn *db_open_flags(const char *url, int flags, char *err, size_t err_len) {
   if (err != NULL && err_len > 0) err[0] = '\0';
   if (url == NULL || url[0] == '\0') {
     db_fmt_err(err, err_len, "database URL is empty");
     return NULL;
   }
   size_t slen = url_scheme_len(url);
-  if (slen == 0) return db_sqlite_open(url, err, err_len); /* a plain path */
+  if (slen == 0) return db_sqlite_open(url, flags, err, err_len); /* a plain path */
   if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql"))
     return db_pg_open(url, err, err_len);
   if (scheme_is(url, slen, "sqlite")) {
@@ -66,7 +68,7 @@ db_conn *db_open(const char *url, char *err, size_t err_len) {
       db_fmt_err(err, err_len, "database URL \"%s\" names no file", url);
       return NULL;
     }
-    return db_sqlite_open(path, err, err_len);
+    return db_sqlite_open(path, flags, err, err_len);
   }
   db_fmt_err(err, err_len,
              "unsupported database URL scheme \"%.*s\": use sqlite:PATH, a file path, "

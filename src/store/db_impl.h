@@ -86,7 +86,11 @@ static inline const char *db_qname(const db_sql *q) {
 }
 
 /* Backends. */
-db_conn *db_sqlite_open(const char *path, char *err, size_t err_len);
+/* flags: DB_OPEN_WAL_BUFFER (SQLite: the VFS of store/wal_buffer.h; only for a connection one
+ * thread uses for its whole life) */
+#define DB_OPEN_WAL_BUFFER 1
+db_conn *db_sqlite_open(const char *path, int flags, char *err, size_t err_len);
+db_conn *db_open_flags(const char *url, int flags, char *err, size_t err_len);
 db_conn *db_pg_open(const char *url, char *err, size_t err_len);
 
 /* Error text helpers (truncate silently; err may be NULL when err_len is 0). */

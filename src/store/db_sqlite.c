@@ -16,6 +16,7 @@
 
 #include "store/db.h"
 #include "store/db_impl.h"
+#include "store/wal_buffer.h"
 
 #define SQ_BUSY_TIMEOUT_MS 5000
 #define SQ_FILE_MODE 0600 /* money data: owner only; SQLite gives -wal/-shm the same mode */
@@ -398,9 +399,10 @@ static void sq_global_init(void) {
   if (sq_global_rc == SQLITE_OK) sq_global_rc = sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
   if (sq_global_rc == SQLITE_MISUSE) sq_global_rc = SQLITE_OK; /* already initialised elsewhere */
   if (sq_global_rc == SQLITE_OK) sq_global_rc = sqlite3_initialize();
+  if (sq_global_rc == SQLITE_OK) sq_global_rc = wal_buffer_register();
 }
 
-db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
+db_conn *db_sqlite_open(const char *path, int open_flags, char *err, size_t err_len) {
   assert(path != NULL && path[0] != '\0');
   static pthread_once_t once = PTHREAD_ONCE_INIT;
   pthread_once(&once, sq_global_init);
@@ -418,7 +420,8 @@ db_conn *db_sqlite_open(const char *path, char *err, size_t err_len) {
   s->base.kind = DB_SQLITE;
   snprintf(s->version, sizeof s->version, "sqlite %s", sqlite3_libversion());
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
-  int rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+  const char *vfs = (open_flags & DB_OPEN_WAL_BUFFER) ? WAL_BUFFER_VFS : NULL;
+  int rc = sqlite3_open_v2(path, &s->db, flags, vfs);
   if (rc == SQLITE_OK && created && chmod(path, SQ_FILE_MODE) != 0) rc = SQLITE_CANTOPEN;
   if (rc != SQLITE_OK) {
     sq_explain(path, err, err_len, s->db != NULL ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));

@@ -669,7 +669,8 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     db_fmt_err(err, err_len, "executor: no configuration or URL");
     return NULL;
   }
-  db_conn *first = db_open(cfg->url, err, err_len);
+  /* the SQLite writer: one thread for its whole life, so its WAL writes may be buffered */
+  db_conn *first = db_open_flags(cfg->url, DB_OPEN_WAL_BUFFER, err, err_len);
   if (first == NULL) return NULL;
   enum db_kind kind = db_conn_kind(first);
   if (validate_config(cfg, kind, err, err_len) != 0 ||
