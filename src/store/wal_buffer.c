@@ -188,20 +188,16 @@ static int wb_unfetch(sqlite3_file *file, sqlite3_int64 ofst, void *p) {
   return f->real->pMethods->xUnfetch(f->real, ofst, p);
 }
 
+/* The methods of every file; v3 adds shared memory and memory mapping. */
+#define WB_IO_V1                                                                          \
+  .xClose = wb_close, .xRead = wb_read, .xWrite = wb_write, .xTruncate = wb_truncate,    \
+  .xSync = wb_sync, .xFileSize = wb_file_size, .xLock = wb_lock, .xUnlock = wb_unlock,   \
+  .xCheckReservedLock = wb_check_reserved, .xFileControl = wb_file_control,             \
+  .xSectorSize = wb_sector_size, .xDeviceCharacteristics = wb_device_characteristics
+
 static const sqlite3_io_methods wb_io = {
     .iVersion = 3,
-    .xClose = wb_close,
-    .xRead = wb_read,
-    .xWrite = wb_write,
-    .xTruncate = wb_truncate,
-    .xSync = wb_sync,
-    .xFileSize = wb_file_size,
-    .xLock = wb_lock,
-    .xUnlock = wb_unlock,
-    .xCheckReservedLock = wb_check_reserved,
-    .xFileControl = wb_file_control,
-    .xSectorSize = wb_sector_size,
-    .xDeviceCharacteristics = wb_device_characteristics,
+    WB_IO_V1,
     .xShmMap = wb_shm_map,
     .xShmLock = wb_shm_lock,
     .xShmBarrier = wb_shm_barrier,
@@ -211,21 +207,7 @@ static const sqlite3_io_methods wb_io = {
 };
 
 /* A file of the real VFS without shared memory or memory mapping (a temporary file, say). */
-static const sqlite3_io_methods wb_io_v1 = {
-    .iVersion = 1,
-    .xClose = wb_close,
-    .xRead = wb_read,
-    .xWrite = wb_write,
-    .xTruncate = wb_truncate,
-    .xSync = wb_sync,
-    .xFileSize = wb_file_size,
-    .xLock = wb_lock,
-    .xUnlock = wb_unlock,
-    .xCheckReservedLock = wb_check_reserved,
-    .xFileControl = wb_file_control,
-    .xSectorSize = wb_sector_size,
-    .xDeviceCharacteristics = wb_device_characteristics,
-};
+static const sqlite3_io_methods wb_io_v1 = {.iVersion = 1, WB_IO_V1};
 
 /* ---- the VFS: opens wrap the real files; everything else is the real VFS's ---------- */
 
