@@ -47,11 +47,11 @@ static const db_sql q_counts = {
     "(SELECT COUNT(*) FROM vouchers WHERE status IN ('USED', 'HELD')), "
     "(SELECT COUNT(*) FROM ledger_accounts WHERE owner_kind = 'member' OR has_floor = 1), "
     "(SELECT COUNT(*) FROM journal_entries WHERE ref_type NOT IN ('payment', 'topup', 'grant', 'refund')), "
-    "(SELECT COUNT(*) FROM ledger_account_lanes)",
+    "(SELECT COUNT(*) FROM ledger_account_lanes), (SELECT COUNT(*) FROM payment_events)",
     NULL};
 enum {
   N_ACCOUNTS, N_ENTRIES, N_LINES, N_HOLDS, N_PAYMENTS, N_PAID, N_PENDING, N_REFUNDS, N_TOPUPS,
-  N_SUCCEEDED, N_GRANTS, N_VOUCHERS, N_VOUCHERS_TAKEN, N_FLOORED, N_OTHER_ENTRIES, N_LANES, N_COUNT
+  N_SUCCEEDED, N_GRANTS, N_VOUCHERS, N_VOUCHERS_TAKEN, N_FLOORED, N_OTHER_ENTRIES, N_LANES, N_EVENTS, N_COUNT
 };
 
 static const db_sql q_account_shape = {
@@ -264,6 +264,25 @@ static const db_sql q_orphan_entries = {
     "(e.ref_type = 'refund' AND NOT EXISTS (SELECT 1 FROM refunds r WHERE r.id = e.ref_id AND r.merchant_id = e.merchant_id)) "
     "ORDER BY e.id", NULL};
 
+/* References PostgreSQL does not enforce with a foreign key on the write path (D45): the
+ * service writes them inside the transaction that read their target; these checks say so. */
+static const db_sql q_payment_owners = {
+    "verify_payment_owners",
+    "SELECT p.id, p.merchant_id, p.member_id, CASE WHEN m.id IS NULL THEN 'the merchant does not exist' "
+    "WHEN b.id IS NULL THEN 'the member does not exist' ELSE 'the member belongs to merchant ' || b.merchant_id END "
+    "FROM payments p LEFT JOIN merchants m ON m.id = p.merchant_id LEFT JOIN members b ON b.id = p.member_id "
+    "WHERE m.id IS NULL OR b.id IS NULL OR b.merchant_id <> p.merchant_id ORDER BY p.id", NULL};
+
+static const db_sql q_orphan_events = {
+    "verify_orphan_events",
+    "SELECT e.payment_id, e.seq, e.type FROM payment_events e LEFT JOIN payments p ON p.id = e.payment_id "
+    "WHERE p.id IS NULL ORDER BY e.payment_id, e.seq", NULL};
+
+static const db_sql q_orphan_lanes = {
+    "verify_orphan_lanes",
+    "SELECT l.account_id, l.lane, l.balance FROM ledger_account_lanes l LEFT JOIN ledger_accounts a "
+    "ON a.id = l.account_id WHERE a.id IS NULL ORDER BY l.account_id, l.lane", NULL};
+
 /* ------------------------------------------------------------------------------ reports */
 
 struct vrun {
@@ -413,6 +432,16 @@ static void d_orphan_entries(db_cursor *cur, char *m, size_t n) {
   snprintf(m, n, "entry %s (%s) refers to %s %s, which merchant %s does not have", T(0), T(1), T(2), T(3), T(4));
 }
 
+static void d_payment_owners(db_cursor *cur, char *m, size_t n) {
+  snprintf(m, n, "payment %s names merchant %s and member %s, but %s", T(0), T(1), T(2), T(3));
+}
+static void d_orphan_events(db_cursor *cur, char *m, size_t n) {
+  snprintf(m, n, "history event %lld (%s) of payment %s belongs to no payment", I(1), T(2), T(0));
+}
+static void d_orphan_lanes(db_cursor *cur, char *m, size_t n) {
+  snprintf(m, n, "lane %lld (balance %lld) of account %s belongs to no account", I(1), I(2), T(0));
+}
+
 #undef T
 #undef I
 
@@ -437,6 +466,9 @@ static const struct check checks[] = {
     {"vouchers", "every USED voucher has its PAID payment, every HELD one its pending payment", &q_vouchers_taken, d_vouchers_taken, N_VOUCHERS_TAKEN, "vouchers"},
     {"payment-vouchers", "every PAID/pending payment's voucher is USED/HELD for it", &q_payment_vouchers, d_payment_vouchers, N_PAYMENTS, "payments"},
     {"orphan-entries", "every payment/top-up/grant/refund entry refers to one of its merchant", &q_orphan_entries, d_orphan_entries, N_ENTRIES, "entries"},
+    {"payment-owners", "every payment's merchant and member exist, the member the merchant's", &q_payment_owners, d_payment_owners, N_PAYMENTS, "payments"},
+    {"orphan-events", "every payment history event belongs to a payment", &q_orphan_events, d_orphan_events, N_EVENTS, "events"},
+    {"orphan-lanes", "every account lane belongs to an account", &q_orphan_lanes, d_orphan_lanes, N_LANES, "lanes"},
 };
 #define CHECK_COUNT (sizeof checks / sizeof checks[0])
 

@@ -442,6 +442,24 @@ describe(`transactions, ledger entries and mpsctl verify (${STORE})`, () => {
       assertVerifies(store, 'after restoring the line');
     });
 
+    it('references PostgreSQL keeps without foreign keys (D45): a payment\'s member, a history event, a lane', () => {
+      const id = pending.paymentTxnId;
+      const [[member]] = sql(store, `SELECT member_id FROM payments WHERE id = '${id}'`);
+      corrupt(`UPDATE payments SET member_id = 'mem_nobody' WHERE id = '${id}'`,
+        `UPDATE payments SET member_id = '${member}' WHERE id = '${id}'`,
+        [new RegExp(`^VIOLATION payment-owners: payment ${id} names merchant ${m.id} and member mem_nobody, but the member does not exist`)]);
+      corrupt(`UPDATE payments SET member_id = '${c2.id}' WHERE id = '${id}'`,
+        `UPDATE payments SET member_id = '${member}' WHERE id = '${id}'`,
+        [new RegExp(`^VIOLATION payment-owners: payment ${id} names merchant ${m.id} and member ${c2.id}, but the member belongs to merchant ${m2.id}`)]);
+      corrupt(`INSERT INTO payment_events (payment_id, seq, type, at_ms, details) VALUES ('pay_gone', 1, 'created', 1, '{}')`,
+        `DELETE FROM payment_events WHERE payment_id = 'pay_gone'`,
+        [/^VIOLATION orphan-events: history event 1 \(created\) of payment pay_gone belongs to no payment/]);
+      corrupt(`INSERT INTO ledger_account_lanes (account_id, lane, balance) VALUES ('acc_gone', 3, 5)`,
+        `DELETE FROM ledger_account_lanes WHERE account_id = 'acc_gone'`,
+        [/^VIOLATION orphan-lanes: lane 3 \(balance 5\) of account acc_gone belongs to no account/]);
+      assertVerifies(store, 'after restoring the references');
+    });
+
     it('a wallet\'s held set without a hold: exit 1 naming the account', () => {
       const [[acc]] = sql(store, `SELECT id FROM ledger_accounts WHERE owner_id = '${b.id}' AND kind = 'principal'`);
       corrupt(`UPDATE ledger_accounts SET held = 100 WHERE id = '${acc}'`, `UPDATE ledger_accounts SET held = 0 WHERE id = '${acc}'`,
