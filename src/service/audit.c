@@ -89,15 +89,15 @@ int audit_append(db_conn *c, const struct audit_record *r) {
   int64_t at_ms = clock_now_ms();
   snprintf(seq_s, sizeof seq_s, "%lld", (long long)(seq + 1));
   snprintf(at_s, sizeof at_s, "%lld", (long long)at_ms);
-  char *details = r->details ? json_dumps(r->details, JSON_COMPACT | JSON_SORT_KEYS)
-                             : strdup(r->details_text ? r->details_text : "{}");
-  if (!details) return DB_ERR;
+  char *dumped = r->details ? json_dumps(r->details, JSON_COMPACT | JSON_SORT_KEYS) : NULL; /* freed below */
+  if (r->details && !dumped) return DB_ERR;
+  const char *details = dumped ? dumped : (r->details_text ? r->details_text : "{}");
   struct audit_fields f = {prev, id, chain, seq_s, at_s, r->actor ? r->actor : "anonymous",
                            r->role ? r->role : "none", r->merchant_id ? r->merchant_id : "",
                            r->action, r->target ? r->target : "", r->status, r->request_id,
                            details};
   if (entry_hash(&f, hash) != 0) {
-    free(details);
+    free(dumped);
     return DB_ERR;
   }
   db_val v[] = {db_text(id), db_text(chain), db_int(seq + 1), db_int(at_ms), db_text(f.actor),
@@ -105,7 +105,7 @@ int audit_append(db_conn *c, const struct audit_record *r) {
                 db_text(r->action), db_text(f.target), db_text(r->status), db_text(r->request_id),
                 db_text(details), db_text(prev), db_text(hash)};
   rc = db_run_later(c, &q_insert, v, 14, 1);
-  free(details);
+  free(dumped);
   if (rc < 0) return rc;
   db_val h[] = {db_text(chain), db_int(seq + 1), db_text(hash)};
   return db_run_later(c, &q_head_set, h, 3, 1);

@@ -199,19 +199,26 @@ static void wait_sync(struct db_exec *ex, db_job *job, uint64_t seq) {
   pthread_cond_signal(&ex->sync_cv);
 }
 
-/* A finished READ job of a reader thread: answered now, or after the next sync. */
-static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy) {
-  lock(&ex->mu);
-  count_run(ex, busy, 0, false);
-  if (must_wait_sync(ex)) {
-    ex->stats.durable_waits++;
-    wait_sync(ex, job, ex->commits_written);
+/* Called under mu, returns with mu unlocked: a job the sync thread answers once what it read
+ * is durable (wait), or one answered now. */
+static void answer_or_wait(struct db_exec *ex, db_job *job, bool wait) {
+  if (wait) {
+    wait_sync(ex, job, ex->commits_written); /* >= anything it read: keeps syncq in order */
     unlock(&ex->mu);
     return;
   }
   count_done(ex, &job, 1);
   unlock(&ex->mu);
   call_done(&job, 1);
+}
+
+/* A finished READ job of a reader thread: answered now, or after the next sync. */
+static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy) {
+  lock(&ex->mu);
+  count_run(ex, busy, 0, false);
+  bool wait = must_wait_sync(ex);
+  if (wait) ex->stats.durable_waits++;
+  answer_or_wait(ex, job, wait);
 }
 
 /* Roll back whatever a failed attempt left open; DB_OK when the connection is clean. */
@@ -432,8 +439,7 @@ static int start_syncer(db_exec *ex, char *err, size_t err_len) {
     return -1;
   }
   int rc = pthread_create(&ex->sync_thread, NULL, syncer_main, ex);
-  if (rc != 0) {
-    (void)db_exec_script(writer, "PRAGMA synchronous=FULL");
+  if (rc != 0) { /* the executor is then stopped: the writer's setting no longer matters */
     db_fmt_err(err, err_len, "cannot start the sync thread: %s", strerror(rc));
     return -1;
   }
@@ -626,6 +632,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   if (ex == NULL) return NULL;
   ex->kind = kind;
   ex->queue_max = (size_t)cfg->queue_max;
+  ex->wal.fd = -1; /* opened by the sync thread's first sync (SQLite) */
   ex->before_sync = cfg->before_sync;
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
@@ -685,7 +692,6 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     return NULL;
   }
   ex->workers[0].conn = first; /* the writer on SQLite */
-  ex->wal.fd = -1;
   if (open_workers(ex, cfg->url, cfg->inline_readers, err, err_len) != 0 ||
       (kind == DB_SQLITE && start_checkpointer(ex, cfg->url, err, err_len) != 0) ||
       (kind == DB_SQLITE && start_syncer(ex, err, err_len) != 0) ||
@@ -755,14 +761,7 @@ void db_exec_done_when_durable(db_exec *ex, db_job *job) {
   assert(ex->inline_waiting > 0 && !ex->workers_stopped); /* stop waits for inline_waiting */
   ex->inline_waiting--;
   if (ex->stopping) pthread_cond_broadcast(&ex->lent_cv);
-  if (ex->commits_durable < job->durable_seq) {
-    wait_sync(ex, job, ex->commits_written); /* >= durable_seq: keeps syncq in order */
-    unlock(&ex->mu);
-    return;
-  }
-  count_done(ex, &job, 1);
-  unlock(&ex->mu);
-  call_done(&job, 1);
+  answer_or_wait(ex, job, ex->commits_durable < job->durable_seq);
 }
 
 /* db_exec_run_sync wraps the caller's job so its done() still runs, then wakes us. */

@@ -24,7 +24,9 @@ struct wb_file {
 };
 
 static sqlite3_vfs *real_vfs;
-static _Thread_local struct wb_file *pending; /* this thread's buffered WAL, if any */
+/* this thread's buffered WAL, if any: the only file with bytes in its buffer (a write to any
+ * other file flushes it first) */
+static _Thread_local struct wb_file *pending;
 static atomic_ullong n_asked, n_written;       /* wal_buffer_counts */
 
 /* In pieces: the unix VFS writes at most 128 KiB - 1 bytes per call (it masks longer ones). */
@@ -106,8 +108,7 @@ static int wb_truncate(sqlite3_file *file, sqlite3_int64 size) {
 
 static int wb_sync(sqlite3_file *file, int flags) {
   struct wb_file *f = (struct wb_file *)file;
-  int rc = flush_pending();
-  if (rc == SQLITE_OK && f->wal) rc = wb_flush(f);
+  int rc = flush_pending(); /* f's own bytes too: only the pending file holds any */
   return rc != SQLITE_OK ? rc : f->real->pMethods->xSync(f->real, flags);
 }
 
