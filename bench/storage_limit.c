@@ -28,6 +28,7 @@
 
 #include "api/api.h"
 #include "bench_common.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/roles.h"
 #include "common/token.h"
@@ -89,14 +90,21 @@ static int auth_check(db_conn *c) {
 static int pay_run(db_conn *c, void *arg) {
   struct slot *s = arg;
   s->outcome = OUT_OK;
-  int rc = auth_check(c);
+  /* what the handler prefetches (api/payments.c, http/server.c): one round trip for all */
+  db_val av[] = {db_text(g.principal.subject)};
+  int64_t at_ms = clock_now_ms();
+  int rc = db_prefetch(c, &q_user_version, av, 1);
+  if (rc >= 0) rc = money_ctx_prefetch(c, g.seed.merchant_id, g.seed.members[s->member]);
+  if (rc >= 0) rc = idem_prefetch(c, g.scope, s->key, s->hash, at_ms);
+  if (rc < 0) return rc;
+  rc = auth_check(c);
   if (rc != 0) {
     s->outcome = OUT_AUTH;
     return rc < 0 ? rc : DB_JOB_ROLLBACK;
   }
   int status = 0;
   char *stored = NULL;
-  rc = idem_claim(c, g.scope, s->key, s->hash, &status, &stored);
+  rc = idem_claim(c, g.scope, s->key, s->hash, at_ms, &status, &stored);
   if (rc < 0) return rc;
   if (rc != IDEM_NEW) {
     free(stored);

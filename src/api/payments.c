@@ -129,6 +129,13 @@ static int verify_work(db_conn *c, struct http_req *req) {
   return api_finish(req, rc, &err);
 }
 
+/* The key's claim and the merchant and member, with the token check: one round trip. */
+static int verify_prefetch(db_conn *c, struct http_req *req) {
+  struct pay_body *b = req->ctx;
+  int rc = money_ctx_prefetch(c, b->merchant_id, b->user_id);
+  return rc < 0 ? rc : api_idem_prefetch(c, &b->idem);
+}
+
 static int verify_run(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
   return api_idem_run(c, req, &b->idem, verify_work);
@@ -137,7 +144,7 @@ static int verify_run(db_conn *c, struct http_req *req) {
 void api_payment_verify(struct http_req *req) {
   struct pay_body *b;
   if (decode_pay(req, &b) != 0 || api_idem_prepare(req, &b->idem) != 0) return;
-  http_defer(req, DB_JOB_WRITE, verify_run);
+  http_defer_prefetched(req, DB_JOB_WRITE, verify_prefetch, verify_run);
 }
 
 struct wallet_q {

@@ -1,6 +1,7 @@
 /* util.c — handler helpers (see util.h). */
 #include "api/util.h"
 
+#include "common/clock.h"
 #include "service/idempotency.h"
 
 #include <stdio.h>
@@ -175,6 +176,7 @@ int api_idem_prepare(struct http_req *req, struct api_idem *out) {
     }
   }
   snprintf(out->key, sizeof out->key, "%s", key);
+  out->at_ms = clock_now_ms();
   char *canonical = req->json ? json_dumps(req->json, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
   const char *parts[] = {req->method, req->route->pattern, req->path, canonical ? canonical : ""};
   idem_hash(parts, 4, out->hash);
@@ -184,11 +186,15 @@ int api_idem_prepare(struct http_req *req, struct api_idem *out) {
   return 0;
 }
 
+int api_idem_prefetch(db_conn *c, const struct api_idem *idem) {
+  return idem_prefetch(c, idem->scope, idem->key, idem->hash, idem->at_ms);
+}
+
 int api_idem_run(db_conn *c, struct http_req *req, const struct api_idem *idem,
                  int (*work)(db_conn *c, struct http_req *req)) {
   int status = 0;
   char *body = NULL;
-  int rc = idem_claim(c, idem->scope, idem->key, idem->hash, &status, &body);
+  int rc = idem_claim(c, idem->scope, idem->key, idem->hash, idem->at_ms, &status, &body);
   if (rc < 0) return rc;
   if (rc == IDEM_REPLAY) {
     http_reply_text(req, status, "application/json", body, strlen(body));

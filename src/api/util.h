@@ -55,8 +55,11 @@ struct api_idem {
   char key[129];
   char hash[65];
   char scope[200];
+  int64_t at_ms; /* when the request came: the claim's time, the same in every run of its job */
 };
 int api_idem_prepare(struct http_req *req, struct api_idem *out);
+/* Prefetch the claim api_idem_run makes first (db_prefetch): for a run() prefetch hook. */
+int api_idem_prefetch(db_conn *c, const struct api_idem *idem);
 int api_idem_run(db_conn *c, struct http_req *req, const struct api_idem *idem,
                  int (*work)(db_conn *c, struct http_req *req));
 

@@ -49,18 +49,30 @@ static const db_sql q_member_version = {
     "auth_member_version",
     "SELECT token_version, status FROM members WHERE id = $1 AND merchant_id = $2", NULL};
 
+/* The query that says whether the caller's token still holds, and its arguments. */
+static const db_sql *version_query(const struct principal *p, db_val a[2], int *n) {
+  a[0] = db_text(p->subject);
+  a[1] = db_text(p->merchant_id);
+  *n = p->kind == PRINCIPAL_MEMBER ? 2 : 1;
+  return p->kind == PRINCIPAL_MEMBER ? &q_member_version : &q_user_version;
+}
+
+int auth_prefetch(db_conn *c, const struct http_req *req) {
+  if (!req->authenticated || req->principal.token_version == 0) return DB_OK;
+  db_val a[2];
+  int n = 0;
+  const db_sql *q = version_query(&req->principal, a, &n);
+  return db_prefetch(c, q, a, n);
+}
+
 int auth_check_current(db_conn *c, struct http_req *req) {
   const struct principal *p = &req->principal;
   if (!req->authenticated || p->token_version == 0) return 0; /* dev tokens: checked at entry */
   db_cursor *cur = NULL;
-  int rc;
-  if (p->kind == PRINCIPAL_MEMBER) {
-    db_val a[] = {db_text(p->subject), db_text(p->merchant_id)};
-    rc = db_query(c, &q_member_version, a, 2, &cur);
-  } else {
-    db_val a[] = {db_text(p->subject)};
-    rc = db_query(c, &q_user_version, a, 1, &cur);
-  }
+  db_val a[2];
+  int n = 0;
+  const db_sql *q = version_query(p, a, &n);
+  int rc = db_query(c, q, a, n, &cur);
   if (rc < 0) return rc - 1;
   rc = db_step(cur);
   bool ok = false;

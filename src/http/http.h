@@ -57,6 +57,7 @@ struct http_req {
   /* deferred store work */
   db_job job;
   int (*deferred_run)(db_conn *c, struct http_req *req);
+  int (*deferred_prefetch)(db_conn *c, struct http_req *req); /* see http_defer_prefetched */
   int (*next_run)(db_conn *c, struct http_req *req); /* chained job, see http_defer_next */
   enum db_job_mode next_mode;
   const char *deny_code; /* static: the code of an audited denial */
@@ -99,6 +100,13 @@ int http_decode_body(struct http_req *req, const struct json_field *spec, size_t
  * transaction and must set the reply; its return value is a db_job_result. */
 void http_defer(struct http_req *req, enum db_job_mode mode,
                 int (*run)(db_conn *c, struct http_req *req));
+
+/* http_defer with a prefetch hook: prefetch() names (db_prefetch) the queries run() starts
+ * with; it runs before the caller's token is checked again, so that those queries and the
+ * check share one round trip to the store. Returns < 0 only as a db_rc. */
+void http_defer_prefetched(struct http_req *req, enum db_job_mode mode,
+                           int (*prefetch)(db_conn *c, struct http_req *req),
+                           int (*run)(db_conn *c, struct http_req *req));
 
 /* From inside a deferred run(): once this job has ended (committed or rolled back as it
  * asked; a store error cancels the chain), run another job (for work

@@ -170,6 +170,11 @@ static enum inline_outcome run_inline(struct http_req *req) {
 static int job_run(db_conn *c, void *arg) {
   struct http_req *req = arg;
   req->next_run = NULL; /* a retried run decides again */
+  if (req->deferred_prefetch) {
+    int prc = auth_prefetch(c, req);
+    if (prc >= 0) prc = req->deferred_prefetch(c, req);
+    if (prc < 0) return prc;
+  }
   int rc = auth_check_current(c, req);
   if (rc == -1) return DB_JOB_ROLLBACK; /* 401 set */
   if (rc < -1) return rc + 1;
@@ -181,6 +186,13 @@ void http_defer(struct http_req *req, enum db_job_mode mode,
   assert(req->phase == PHASE_BODY && !req->deferred_run);
   req->deferred_run = run;
   req->job = (db_job){.mode = mode, .run = job_run, .done = job_done, .arg = req};
+}
+
+void http_defer_prefetched(struct http_req *req, enum db_job_mode mode,
+                           int (*prefetch)(db_conn *c, struct http_req *req),
+                           int (*run)(db_conn *c, struct http_req *req)) {
+  http_defer(req, mode, run);
+  req->deferred_prefetch = prefetch;
 }
 
 void http_defer_next(struct http_req *req, enum db_job_mode mode,

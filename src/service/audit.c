@@ -69,17 +69,26 @@ static int head_lock(db_conn *c, const char *chain, int64_t *seq, char hash[HASH
   return rc == DB_ROW ? DB_OK : (rc < 0 ? rc : DB_ERR);
 }
 
+/* The chain an entry of merchant_id goes to: the merchant's ("platform" without one), or its
+ * lane chain "<merchant>#<lane>" for a money entry on a pool connection with a lane. */
+static int chain_name(db_conn *c, const char *merchant_id, bool money, char *out, size_t len) {
+  const char *base = (merchant_id && merchant_id[0]) ? merchant_id : "platform";
+  int lane = money ? db_conn_lane(c) : 0;
+  int n = lane > 0 ? snprintf(out, len, "%s#%d", base, lane) : snprintf(out, len, "%s", base);
+  return n < 0 || (size_t)n >= len ? DB_ERR : DB_OK;
+}
+
+int audit_prefetch_head(db_conn *c, const char *merchant_id, bool money) {
+  char chain[160];
+  int rc = chain_name(c, merchant_id, money, chain, sizeof chain);
+  db_val a[] = {db_text(chain)};
+  return rc < 0 ? rc : db_prefetch(c, &q_head_get, a, 1);
+}
+
 int audit_append(db_conn *c, const struct audit_record *r) {
   assert(r && r->action && r->status && r->request_id);
-  const char *base = (r->merchant_id && r->merchant_id[0]) ? r->merchant_id : "platform";
-  int lane = r->lane ? db_conn_lane(c) : 0;
-  char lane_chain[160];
-  const char *chain = base;
-  if (lane > 0) {
-    int n = snprintf(lane_chain, sizeof lane_chain, "%s#%d", base, lane);
-    if (n < 0 || (size_t)n >= sizeof lane_chain) return DB_ERR;
-    chain = lane_chain;
-  }
+  char chain[160];
+  if (chain_name(c, r->merchant_id, r->lane, chain, sizeof chain) != DB_OK) return DB_ERR;
   int64_t seq = 0;
   char prev[HASH_HEX_LEN];
   int rc = head_lock(c, chain, &seq, prev);

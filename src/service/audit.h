@@ -34,6 +34,9 @@ struct audit_record {
 
 /* Append one entry inside the caller's transaction. DB_OK or a db_rc. */
 int audit_append(db_conn *c, const struct audit_record *r);
+/* Prefetch (db_prefetch) the chain head that an entry of merchant_id (money: with `lane`
+ * set) will lock: its transaction appends nothing else to that chain before it. */
+int audit_prefetch_head(db_conn *c, const char *merchant_id, bool money);
 
 struct audit_verify_report {
   int64_t chains;

@@ -29,10 +29,19 @@ void idem_hash(const char *const *parts, size_t count, char out[IDEM_HASH_HEX]) 
   if (sha256_parts_hex(parts, count, out) != 0) out[0] = '\0'; /* matches no stored hash */
 }
 
+/* What idem_claim runs first. Prefetching the PostgreSQL claim, a write, is safe: idem_claim
+ * always follows and asks for its answer. */
+int idem_prefetch(db_conn *c, const char *scope, const char *key, const char *request_hash,
+                  int64_t at_ms) {
+  db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(at_ms)};
+  if (db_conn_kind(c) == DB_SQLITE) return db_prefetch(c, &q_get, v, 2);
+  return db_prefetch(c, &q_claim, v, 4);
+}
+
 int idem_claim(db_conn *c, const char *scope, const char *key, const char *request_hash,
-               int *status, char **body) {
+               int64_t at_ms, int *status, char **body) {
   *body = NULL;
-  db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(clock_now_ms())};
+  db_val v[] = {db_text(scope), db_text(key), db_text(request_hash), db_int(at_ms)};
   bool single_writer = db_conn_kind(c) == DB_SQLITE; /* write transactions run one at a time */
   if (!single_writer) {
     int64_t inserted = 0;

@@ -165,16 +165,16 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
     rc = db_run_later(c, &q_line_insert, l, 5, 1);
     if (rc < 0) break;
     /* A balance change must touch exactly one row (else: unknown account, currency mismatch
-     * or overflow). An account without a floor cannot refuse it: held back with the rest. A
-     * floored one (a member's bucket) runs now, so that its CHECK refusal, DB_CONSTRAINT,
-     * reaches the caller here (a payment re-quotes on it). */
+     * or overflow). All are held back with the rest; the CHECK refusal of a floored one (a
+     * member's bucket) means another transaction spent the money first, and comes back as
+     * DB_BUSY, here or at COMMIT: the job runs again and quotes again. */
     bool floored = lines[i].account->has_floor;
     if (lanes && !floored) {
       db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
       rc = db_run_later(c, &q_apply_lane, a, 4, 1);
     } else {
       db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
-      rc = floored ? db_run_expect(c, &q_apply, a, 3, 1) : db_run_later(c, &q_apply, a, 3, 1);
+      rc = floored ? db_run_later_race(c, &q_apply, a, 3, 1) : db_run_later(c, &q_apply, a, 3, 1);
     }
   }
   if (rc < 0) return rc;
@@ -187,12 +187,12 @@ int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *
   if (amount == 0) return DB_OK;
   assert(amount > 0);
   db_val a[] = {db_text(account_id), db_int(amount)};
-  int rc = db_run_expect(c, &q_hold_apply, a, 2, 1); /* the floor CHECK refuses overdraft */
+  int rc = db_run_later_race(c, &q_hold_apply, a, 2, 1); /* the floor CHECK refuses overdraft: DB_BUSY */
   if (rc < 0) return rc;
   char id[ID_MAX_LEN];
   if (id_new("hld", id, sizeof id) != 0) return DB_ERR;
   db_val h[] = {db_text(id), db_text(account_id), db_int(amount), db_text(ref_type), db_text(ref_id), db_int(clock_now_ms())};
-  return db_run(c, &q_hold_insert, h, 6, NULL);
+  return db_run_later(c, &q_hold_insert, h, 6, 1);
 }
 
 int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const char *status,

@@ -67,13 +67,16 @@ struct ledger_line {
   int64_t amount; /* + debit, - credit; zero lines are skipped */
 };
 
-/* Write one balanced entry and apply it to the balances. DB_OK, DB_CONSTRAINT when a
- * floored account would go below zero, or < 0. entry_id_out may be NULL. */
+/* Write one balanced entry and apply it to the balances, the writes held back (db_run_later).
+ * DB_OK or < 0; a floored account that would go below zero is DB_BUSY, from this call or
+ * from a later one (COMMIT): the caller read a balance another transaction has spent since,
+ * and its job runs again. entry_id_out may be NULL. */
 int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const char *ref_type,
                 const char *ref_id, const char *memo, const char *currency,
                 const struct ledger_line *lines, int count, char *entry_id_out, size_t id_len);
 
-/* Reserve amount on an account for (ref_type, ref_id). DB_CONSTRAINT when not available. */
+/* Reserve amount on an account for (ref_type, ref_id), held back like ledger_post; not
+ * available is DB_BUSY, as there. */
 int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *ref_type,
                 const char *ref_id);
 /* End every HELD hold of (ref_type, ref_id) as POSTED or RELEASED, returning its amount to

@@ -178,10 +178,17 @@ static const db_sql q_pay_accounts = {
     "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = $3 "
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3",
+    /* PostgreSQL: the member's accounts locked first (D22), as ledger_lock_owner does, in the
+     * same statement: a row locked FOR UPDATE is returned as the lock holder before us left
+     * it (read committed), which a later statement would also see. The merchant's and the
+     * platform's accounts are read, not locked: their lines never refuse (no floor). */
+    "WITH m AS (SELECT id, owner_kind, kind, normal, balance, held, has_floor, currency "
+    "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE) "
     "SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
+    "FROM m a WHERE a.owner_kind = 'member' AND a.currency = $3 "
+    "UNION ALL SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
     "FROM ledger_accounts a WHERE a.currency = $3 AND ("
-    "(a.owner_kind = 'member' AND a.owner_id = $1) OR (a.owner_kind = 'merchant' AND a.owner_id = $2) OR "
-    "(a.owner_kind = 'platform' AND a.owner_id = 'platform'))"};
+    "(a.owner_kind = 'merchant' AND a.owner_id = $2) OR (a.owner_kind = 'platform' AND a.owner_id = 'platform'))"};
 
 /* Where a row of q_pay_accounts belongs in struct pay_accounts, or NULL. */
 static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner, const char *kind) {
@@ -202,8 +209,14 @@ static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner,
   return NULL;
 }
 
-/* All seven accounts in one query (the hot path: they exist after a member's first top-up);
- * any that do not exist yet are created one by one. */
+static int pay_accounts_prefetch(db_conn *c, const char *merchant_id, const char *member_id,
+                                 const char *currency) {
+  db_val k[] = {db_text(member_id), db_text(merchant_id), db_text(currency)};
+  return db_prefetch(c, &q_pay_accounts, k, 3);
+}
+
+/* All seven accounts in one query (the hot path: they exist after a member's first top-up),
+ * the member's locked on PostgreSQL; any that do not exist yet are created one by one. */
 static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *member_id,
                              const char *currency, struct pay_accounts *a) {
   memset(a, 0, sizeof *a);
@@ -360,13 +373,18 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
     }
   }
   int64_t now = clock_now_ms();
+  /* What the payment reads, in one round trip on PostgreSQL: the accounts, the vouchers and
+   * the audit chain head (nothing written before them changes them). */
+  int rc = pay_accounts_prefetch(c, m->merchant_id, m->member_id, m->currency);
+  if (rc >= 0) rc = wallet_vouchers_prefetch(c, m, now);
+  if (rc >= 0) rc = audit_prefetch_head(c, m->merchant_id, true);
   /* The quote must see the balances as they are inside this transaction. On SQLite the
    * single writer already serialises; on PostgreSQL the member's accounts are locked first
-   * (D22) and then read: under READ COMMITTED that read sees what the previous lock holder
-   * committed. (A member's very first payment may create accounts after the lock; their
-   * balance is zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT stays the last word.) */
+   * (D22) by the query that reads them: under READ COMMITTED it returns them as the previous
+   * lock holder committed them. (A member's very first payment may create accounts after the
+   * lock; their balance is zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT or
+   * DB_BUSY stays the last word.) */
   struct pay_accounts acc;
-  int rc = ledger_lock_owner(c, m->member_id);
   if (rc >= 0) rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
   struct wallet_view w;
   struct quote q;
@@ -395,7 +413,6 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
     if (rc >= 0 && changed != 1) rc = DB_BUSY; /* taken meanwhile: run again */
   }
   if (rc >= 0) rc = paid ? post_payment(c, p, &acc, p->fee_amount) : hold_wallet(c, p, &acc);
-  if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us (PostgreSQL): re-quote */
   if (rc >= 0) rc = record_state(c, a, p, true, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
   return rc < 0 ? rc : SVC_OK;
 }

@@ -30,6 +30,8 @@ struct money_ctx {
 int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
                    const char *member_id, int default_fee_bps, struct money_ctx *out,
                    struct svc_error *err);
+/* Prefetch (db_prefetch) the query money_ctx_load runs for these ids. */
+int money_ctx_prefetch(db_conn *c, const char *merchant_id, const char *member_id);
 
 struct wallet_voucher {
   char id[65];
@@ -51,6 +53,8 @@ struct wallet_view {
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
 /* Only the usable vouchers of the wallet (balances left as they are). */
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
+/* Prefetch what wallet_vouchers_load(c, m, now_ms) will query. */
+int wallet_vouchers_prefetch(db_conn *c, const struct money_ctx *m, int64_t now_ms);
 
 struct payment {
   char id[65], merchant_id[65], member_id[65], currency[4], status[20], voucher_id[65];

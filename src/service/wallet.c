@@ -17,6 +17,11 @@ static const db_sql q_vouchers = {
     "AND member_id = $2 AND status IN ('ACTIVE', 'HELD') AND (expires_at_ms = 0 OR expires_at_ms > $3) "
     "ORDER BY CASE WHEN expires_at_ms = 0 THEN 1 ELSE 0 END, expires_at_ms, value DESC, id LIMIT $4", NULL};
 
+int money_ctx_prefetch(db_conn *c, const char *merchant_id, const char *member_id) {
+  db_val k[] = {db_text(merchant_id), db_text(member_id)};
+  return db_prefetch(c, &q_ctx, k, 2);
+}
+
 int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
                    const char *member_id, int default_fee_bps, struct money_ctx *out,
                    struct svc_error *err) {
@@ -85,6 +90,12 @@ static const db_sql q_vouchers_any = {
     "wallet_vouchers_any",
     "SELECT 1 FROM vouchers WHERE merchant_id = $1 AND member_id = $2 AND +status IN ('ACTIVE', 'HELD') LIMIT 1",
     NULL};
+
+int wallet_vouchers_prefetch(db_conn *c, const struct money_ctx *m, int64_t now_ms) {
+  if (db_conn_kind(c) == DB_SQLITE) return DB_OK; /* the probe first, see below */
+  db_val v[] = {db_text(m->merchant_id), db_text(m->member_id), db_int(now_ms), db_int(WALLET_MAX_VOUCHERS)};
+  return db_prefetch(c, &q_vouchers, v, 4);
+}
 
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
   out->voucher_count = 0;

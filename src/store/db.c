@@ -177,13 +177,31 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
   return rc < 0 ? rc : DB_OK;
 }
 
-int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
+static int run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
+                     bool race) {
   assert(c != NULL && q != NULL && c->cursor == NULL);
+  assert(nargs >= 0 && nargs <= DB_MAX_PARAMS && (nargs == 0 || args != NULL));
   if (c->ops->run_later != NULL) {
-    int rc = c->ops->run_later(c, q, args, nargs, expect_changes);
+    int rc = c->ops->run_later(c, q, args, nargs, expect_changes, race);
     if (rc != DB_NOT_HELD) return rc;
   }
-  return db_run_expect(c, q, args, nargs, expect_changes);
+  int rc = db_run_expect(c, q, args, nargs, expect_changes);
+  return rc == DB_CONSTRAINT && race ? DB_BUSY : rc;
+}
+
+int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
+  return run_later(c, q, args, nargs, expect_changes, false);
+}
+
+int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
+  return run_later(c, q, args, nargs, expect_changes, true);
+}
+
+int db_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs) {
+  assert(c != NULL && q != NULL && q->sql != NULL && c->cursor == NULL);
+  assert(nargs >= 0 && nargs <= DB_MAX_PARAMS && (nargs == 0 || args != NULL));
+  assert(c->ops->in_txn(c) && "a prefetched answer lives until the transaction ends");
+  return c->ops->prefetch != NULL ? c->ops->prefetch(c, q, args, nargs) : DB_OK;
 }
 
 int db_run_expect(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {

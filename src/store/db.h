@@ -93,6 +93,20 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
  * on the connection (a query, COMMIT): the transaction is then lost. Use it only for writes
  * whose failure the caller would not handle otherwise than by giving up; order is kept. */
 int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
+/* db_run_later for a write whose constraint refusal (a unique key taken, a CHECK) means that
+ * a concurrent transaction got there first: that refusal is reported as DB_BUSY, so the job
+ * runs again from its start and sees what the other one committed. */
+int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
+/* Run a query ahead of its use, inside a transaction: the store may send it with the
+ * connection's next round trip (PostgreSQL: in the pipeline of the held-back writes and the
+ * next statement) and keep its answer for the db_query of the same descriptor with equal
+ * arguments that follows; the answer is then what the query saw at the point it was
+ * prefetched. The caller promises that nothing it runs in between changes that answer (a
+ * read of rows the transaction does not write meanwhile, or a row lock). An answer nobody
+ * asks for is dropped when the transaction ends. A hint: the store may also do nothing (SQLite,
+ * where a query costs no round trip), and the query then runs when asked. A failure of the
+ * prefetched query is returned by a later call, as for db_run_later. */
+int db_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs);
 /* db_run now, with the same row-count check (expect_changes >= 0; DB_ERR on another count). */
 int db_run_expect(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
 /* Convenience: run a query expected to return at most one row with one integer column.
@@ -102,7 +116,9 @@ int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int
 /* Raw SQL for migrations and set-up only (may hold several statements; no parameters). */
 int db_exec_script(db_conn *c, const char *sql);
 
-/* Transactions. db_begin_write takes the write lock at once on SQLite (BEGIN IMMEDIATE). */
+/* Transactions. db_begin_write takes the write lock at once on SQLite (BEGIN IMMEDIATE). On
+ * PostgreSQL BEGIN is held back and sent with the transaction's first statement (one round
+ * trip less), so a lost connection is reported by that statement, not by db_begin. */
 int db_begin(db_conn *c);
 int db_begin_write(db_conn *c);
 int db_commit(db_conn *c);

@@ -50,8 +50,11 @@ struct db_ops {
   int (*txn)(db_conn *c, enum db_txn_op op);
   bool (*in_txn)(db_conn *c);
   int64_t (*rows_written)(db_conn *c); /* see db_rows_written; NULL when the engine has no counter */
-  /* db_run_later; NULL when the engine runs every statement at once. DB_NOT_HELD: run it now. */
-  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect);
+  /* db_run_later (race: db_run_later_race); NULL when the engine runs every statement at
+   * once. DB_NOT_HELD: run it now. */
+  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect, bool race);
+  /* db_prefetch; NULL when a query costs no round trip */
+  int (*prefetch)(db_conn *c, const db_sql *q, const db_val *args, int nargs);
   int (*reconnect)(db_conn *c); /* re-establish a lost connection; DB_OK when usable */
   const char *(*server_version)(db_conn *c);
 };

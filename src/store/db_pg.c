@@ -32,16 +32,33 @@ struct pg_cursor {
   int nrows;
 };
 
-/* A write held back by db_run_later, sent with the next statement or COMMIT in one libpq
- * pipeline (one round trip for all of them). Its parameters are copied into the arena. */
-#define PG_LATER_MAX 32
+/* A statement held back, sent with the next statement or COMMIT in one libpq pipeline (one
+ * round trip for all of them): a write of db_run_later, a query of db_prefetch (its answer is
+ * kept, `ahead` >= 0) or the transaction's BEGIN (st NULL, sql set). Parameters are copied
+ * into the arena. */
+#define PG_LATER_MAX 40
 #define PG_LATER_ARENA 65536
 struct pg_later {
   struct pg_stmt *st;
+  const char *sql; /* a plain command (BEGIN) when st is NULL */
   const char *name;
   int nparams;
   int off[DB_MAX_PARAMS]; /* into the arena; -1 for NULL */
   int64_t expect;         /* rows it must change; -1 for any */
+  bool race;              /* a constraint refusal is reported as DB_BUSY (db_run_later_race) */
+  int ahead;              /* index into pg_conn.ahead, or -1 */
+};
+
+/* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
+ * arena) to know it again, and its answer once the pipeline carrying it came back. */
+#define PG_AHEAD_MAX 8
+#define PG_AHEAD_ARENA 4096
+struct pg_ahead {
+  const db_sql *q; /* NULL once taken */
+  int nparams;
+  int off[DB_MAX_PARAMS]; /* into the ahead arena; -1 for NULL */
+  PGresult *res;          /* the answer; NULL until it came */
+  bool sent;
 };
 
 struct pg_conn {
@@ -52,8 +69,13 @@ struct pg_conn {
   char version[64];
   struct pg_later later[PG_LATER_MAX];
   int nlater;
+  bool begin_held; /* the transaction's BEGIN is the first held-back statement, not sent yet */
   size_t arena_used;
   char arena[PG_LATER_ARENA];
+  struct pg_ahead ahead[PG_AHEAD_MAX];
+  int nahead;
+  size_t ahead_used;
+  char ahead_arena[PG_AHEAD_ARENA];
 };
 
 /* The last statement of a pipeline, whose result the caller wants: a prepared statement with
@@ -227,10 +249,23 @@ static int pg_prepare_args(struct pg_conn *p, const db_sql *q, const db_val *arg
   return DB_OK;
 }
 
-/* Forget the held-back writes (sent, or belonging to a transaction that is gone). */
+/* Forget the held-back statements (sent, or belonging to a transaction that is gone). */
 static void drop_later(struct pg_conn *p) {
   p->nlater = 0;
   p->arena_used = 0;
+  p->begin_held = false;
+}
+
+/* Forget every prefetched answer and every prefetch not sent yet (the transaction ends: no
+ * one will ask). The held-back writes stay, in their order. */
+static void drop_ahead(struct pg_conn *p) {
+  for (int i = 0; i < p->nahead; i++) PQclear(p->ahead[i].res);
+  p->nahead = 0;
+  p->ahead_used = 0;
+  int kept = 0;
+  for (int i = 0; i < p->nlater; i++)
+    if (p->later[i].ahead < 0) p->later[kept++] = p->later[i];
+  p->nlater = kept;
 }
 
 /* A new session on the same URL: the server forgot every prepared statement and whatever
@@ -238,6 +273,7 @@ static void drop_later(struct pg_conn *p) {
 static int restart_session(struct pg_conn *p, const char *what) {
   db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
   p->base.savepoint_depth = 0;
+  drop_ahead(p);
   drop_later(p);
   PQreset(p->pg);
   if (PQstatus(p->pg) != CONNECTION_OK) {
@@ -257,7 +293,8 @@ static int64_t cmd_tuples(const PGresult *res) {
 }
 
 /* Read what one statement of the pipeline answered, up to its end (a NULL result). */
-static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, PGresult **keep) {
+static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, bool race,
+                           PGresult **keep) {
   PGresult *res = PQgetResult(p->pg);
   int rc = DB_OK;
   ExecStatusType es = PQresultStatus(res);
@@ -268,6 +305,7 @@ static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, 
     rc = DB_ERR;
   } else if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
     rc = pg_fail(p, name, res);
+    if (rc == DB_CONSTRAINT && race) rc = DB_BUSY;
   } else if (expect >= 0 && cmd_tuples(res) != expect) {
     db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, (long long)cmd_tuples(res),
                   (long long)expect);
@@ -283,9 +321,10 @@ static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, 
   return rc;
 }
 
-/* Send the held-back writes and then f (may be NULL) in one pipeline, one round trip; read
- * every answer. Returns the first failure (the rest of the pipeline was then skipped by the
- * server and the transaction is lost), else DB_OK with f's result in *out. */
+/* Send the held-back statements and then f (may be NULL) in one pipeline, one round trip;
+ * read every answer, keeping those of prefetched queries. Returns the first failure (the rest
+ * of the pipeline was then skipped by the server and the transaction is lost), else DB_OK
+ * with f's result in *out. */
 static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **out) {
   if (out) *out = NULL;
   int n = p->nlater;
@@ -294,10 +333,15 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   bool sent = true;
   for (int i = 0; i < n && sent; i++) {
     const struct pg_later *l = &p->later[i];
+    if (l->st == NULL) {
+      sent = PQsendQueryParams(p->pg, l->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
+      continue;
+    }
     const char *values[DB_MAX_PARAMS];
     for (int k = 0; k < l->nparams; k++) values[k] = l->off[k] < 0 ? NULL : p->arena + l->off[k];
     sent = PQsendQueryPrepared(p->pg, l->st->name, l->nparams, l->nparams > 0 ? values : NULL, NULL,
                                NULL, 0) == 1;
+    if (l->ahead >= 0) p->ahead[l->ahead].sent = true;
   }
   if (sent && f) {
     sent = f->st ? PQsendQueryPrepared(p->pg, f->st->name, f->nparams, f->nparams > 0 ? f->values : NULL,
@@ -311,11 +355,13 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   }
   int rc = DB_OK;
   for (int i = 0; i < n; i++) {
-    int r = pipeline_result(p, p->later[i].name, p->later[i].expect, NULL);
+    const struct pg_later *l = &p->later[i];
+    PGresult **keep = l->ahead >= 0 && rc == DB_OK ? &p->ahead[l->ahead].res : NULL;
+    int r = pipeline_result(p, l->name, l->expect, l->race, keep);
     if (rc == DB_OK) rc = r;
   }
   if (f) {
-    int r = pipeline_result(p, f->name, -1, rc == DB_OK ? out : NULL);
+    int r = pipeline_result(p, f->name, -1, false, rc == DB_OK ? out : NULL);
     if (rc == DB_OK) rc = r;
   }
   /* Up to the sync point; more results before it mean we lost count: drain them (bounded). */
@@ -340,34 +386,79 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   return rc;
 }
 
+/* An argument as libpq takes it: text, NULL for NULL; integers are written into buf. */
+static const char *arg_text(const db_val *a, char buf[PG_INT_TEXT_LEN]) {
+  switch (a->type) {
+  case DB_T_INT: {
+    int len = snprintf(buf, PG_INT_TEXT_LEN, "%" PRId64, a->i);
+    assert(len > 0 && len < PG_INT_TEXT_LEN);
+    (void)len;
+    return buf;
+  }
+  case DB_T_TEXT: return a->s;
+  default: return NULL;
+  }
+}
+
+/* The prefetch of this query with these arguments, or -1. */
+static int ahead_find(const struct pg_conn *p, const db_sql *q, const char *const *values, int nargs) {
+  for (int i = 0; i < p->nahead; i++) {
+    const struct pg_ahead *a = &p->ahead[i];
+    if (a->q != q || a->nparams != nargs) continue;
+    bool same = true;
+    for (int k = 0; k < nargs && same; k++) {
+      if (a->off[k] < 0 || values[k] == NULL) same = a->off[k] < 0 && values[k] == NULL;
+      else same = strcmp(p->ahead_arena + a->off[k], values[k]) == 0;
+    }
+    if (same) return i;
+  }
+  return -1;
+}
+
+/* The answer of a prefetch, sent now if it had not gone yet; the prefetch is used up. */
+static int ahead_take(struct pg_conn *p, int i, PGresult **res) {
+  struct pg_ahead *a = &p->ahead[i];
+  if (!a->sent) {
+    int rc = pg_pipeline(p, NULL, NULL);
+    if (rc != DB_OK) return rc;
+  }
+  *res = a->res;
+  a->res = NULL;
+  a->q = NULL;
+  if (*res == NULL) {
+    db_set_errmsg(&p->base, "prefetch: no answer");
+    return DB_ERR;
+  }
+  return DB_OK;
+}
+
 static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
-  struct pg_stmt *st = NULL;
-  int rc = pg_prepare_args(p, q, args, nargs, &st);
-  if (rc != DB_OK) return rc;
+  if (nargs < 0 || nargs > DB_MAX_PARAMS) {
+    db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
+    return DB_ERR;
+  }
   const char *values[DB_MAX_PARAMS];
   char ints[DB_MAX_PARAMS][PG_INT_TEXT_LEN];
-  for (int k = 0; k < nargs; k++) {
-    switch (args[k].type) {
-    case DB_T_INT: {
-      int len = snprintf(ints[k], sizeof ints[k], "%" PRId64, args[k].i);
-      assert(len > 0 && (size_t)len < sizeof ints[k]);
-      (void)len;
-      values[k] = ints[k];
-      break;
-    }
-    case DB_T_TEXT: values[k] = args[k].s; break;
-    default: values[k] = NULL; break;
-    }
-  }
+  for (int k = 0; k < nargs; k++) values[k] = arg_text(&args[k], ints[k]);
   PGresult *res = NULL;
-  if (p->nlater > 0) { /* the held-back writes go first, in the same round trip */
-    struct pg_final f = {.name = db_qname(q), .st = st, .nparams = nargs, .values = values};
-    rc = pg_pipeline(p, &f, &res);
+  int rc = DB_OK;
+  int ahead = p->nahead > 0 ? ahead_find(p, q, values, nargs) : -1;
+  if (ahead >= 0) {
+    rc = ahead_take(p, ahead, &res);
     if (rc != DB_OK) return rc;
   } else {
-    res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL, NULL, 0);
+    struct pg_stmt *st = NULL;
+    rc = pg_prepare_args(p, q, args, nargs, &st);
+    if (rc != DB_OK) return rc;
+    if (p->nlater > 0) { /* the held-back statements go first, in the same round trip */
+      struct pg_final f = {.name = db_qname(q), .st = st, .nparams = nargs, .values = values};
+      rc = pg_pipeline(p, &f, &res);
+      if (rc != DB_OK) return rc;
+    } else {
+      res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL, NULL, 0);
+    }
   }
   ExecStatusType es = PQresultStatus(res);
   if (es != PGRES_TUPLES_OK && es != PGRES_COMMAND_OK) {
@@ -428,9 +519,33 @@ static void pg_reset(db_cursor *base) {
   cur->res = NULL;
 }
 
-static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
-                        int64_t expect) {
-  struct pg_conn *p = pgc(c);
+/* Arguments copied as text into an arena at *used (of cap bytes), their offsets into off
+ * (-1 for NULL). Returns false, copying nothing, when they do not fit. */
+static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args, int nargs, int *off) {
+  size_t need = 0;
+  for (int k = 0; k < nargs; k++)
+    need += args[k].type == DB_T_TEXT ? strlen(args[k].s) + 1 : args[k].type == DB_T_INT ? PG_INT_TEXT_LEN : 0;
+  if (*used + need > cap) return false;
+  for (int k = 0; k < nargs; k++) {
+    char buf[PG_INT_TEXT_LEN];
+    const char *text = arg_text(&args[k], buf);
+    if (text == NULL) {
+      off[k] = -1;
+      continue;
+    }
+    size_t len = strlen(text) + 1;
+    memcpy(arena + *used, text, len);
+    off[k] = (int)*used;
+    *used += len;
+  }
+  assert(*used <= cap);
+  return true;
+}
+
+/* Hold a prepared statement back for the next pipeline (ahead: its prefetch slot, or -1).
+ * DB_NOT_HELD when its arguments are too big to hold. */
+static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs, int64_t expect,
+                bool race, int ahead) {
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
@@ -443,25 +558,36 @@ static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nar
     if (rc != DB_OK) return rc;
   }
   struct pg_later *l = &p->later[p->nlater];
-  *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect};
-  for (int k = 0; k < nargs; k++) {
-    char *at = p->arena + p->arena_used;
-    if (args[k].type == DB_T_TEXT) {
-      size_t len = strlen(args[k].s) + 1;
-      memcpy(at, args[k].s, len);
-      p->arena_used += len;
-    } else if (args[k].type == DB_T_INT) {
-      int len = snprintf(at, PG_INT_TEXT_LEN, "%" PRId64, args[k].i);
-      assert(len > 0 && len < PG_INT_TEXT_LEN);
-      p->arena_used += (size_t)len + 1;
-    } else {
-      l->off[k] = -1;
-      continue;
-    }
-    l->off[k] = (int)(at - p->arena);
-  }
-  assert(p->arena_used <= PG_LATER_ARENA);
+  *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect,
+                         .race = race, .ahead = ahead};
+  bool copied = copy_args(p->arena, &p->arena_used, PG_LATER_ARENA, args, nargs, l->off);
+  assert(copied);
+  (void)copied;
   p->nlater++;
+  return DB_OK;
+}
+
+static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
+                        int64_t expect, bool race) {
+  return hold(pgc(c), q, args, nargs, expect, race, -1);
+}
+
+/* A hint: when the prefetch table or its arena is full the query simply runs when asked. */
+static int pg_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs) {
+  struct pg_conn *p = pgc(c);
+  if (p->nahead == PG_AHEAD_MAX || nargs < 0 || nargs > DB_MAX_PARAMS) return DB_OK;
+  struct pg_ahead *a = &p->ahead[p->nahead];
+  size_t used = p->ahead_used;
+  if (!copy_args(p->ahead_arena, &used, PG_AHEAD_ARENA, args, nargs, a->off)) return DB_OK;
+  int rc = hold(p, q, args, nargs, -1, false, p->nahead);
+  if (rc == DB_NOT_HELD) return DB_OK;
+  if (rc != DB_OK) return rc;
+  a->q = q;
+  a->nparams = nargs;
+  a->res = NULL;
+  a->sent = false;
+  p->ahead_used = used;
+  p->nahead++;
   return DB_OK;
 }
 
@@ -480,12 +606,34 @@ static int pg_script(db_conn *c, const char *sql) {
   return rc;
 }
 
+static bool pg_in_server_txn(struct pg_conn *p) {
+  PGTransactionStatusType ts = PQtransactionStatus(p->pg);
+  return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
+}
+
 static int pg_txn(db_conn *c, enum db_txn_op op) {
   struct pg_conn *p = pgc(c);
+  if (op == DB_TXN_BEGIN || op == DB_TXN_BEGIN_WRITE || op == DB_TXN_BEGIN_READ) {
+    /* held back: it goes with the transaction's first statement, in the same round trip */
+    assert(!p->begin_held);
+    if (p->nlater == PG_LATER_MAX) {
+      int rc = pg_pipeline(p, NULL, NULL);
+      if (rc != DB_OK) return rc;
+    }
+    p->later[p->nlater++] = (struct pg_later){.sql = TXN_SQL[op], .name = TXN_SQL[op], .expect = -1, .ahead = -1};
+    p->begin_held = true;
+    return DB_OK;
+  }
+  if (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK) drop_ahead(p); /* no one will ask for them now */
+  if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_later(p); /* what would be undone need not be sent */
+  if (p->begin_held && p->nlater == 1 && (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK)) {
+    drop_later(p); /* the transaction never reached the server: nothing to end */
+    return DB_OK;
+  }
+  if (op == DB_TXN_ROLLBACK && !pg_in_server_txn(p)) return DB_OK; /* its BEGIN was never sent */
   PGresult *res = NULL;
   int rc = DB_OK;
-  if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_later(p); /* what would be undone need not be sent */
-  if (p->nlater > 0) { /* COMMIT and the held-back writes: one round trip */
+  if (p->nlater > 0) { /* COMMIT and the held-back statements: one round trip */
     struct pg_final f = {.name = TXN_SQL[op], .sql = TXN_SQL[op]};
     rc = pg_pipeline(p, &f, &res);
     if (rc != DB_OK) return rc;
@@ -502,9 +650,10 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
   return rc;
 }
 
+/* A transaction open: held back (its BEGIN not sent yet) or on the server. */
 static bool pg_in_txn(db_conn *c) {
-  PGTransactionStatusType ts = PQtransactionStatus(pgc(c)->pg);
-  return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
+  struct pg_conn *p = pgc(c);
+  return p->begin_held || pg_in_server_txn(p);
 }
 
 /* After PQreset the server has forgotten every prepared statement. */
@@ -536,6 +685,7 @@ static const struct db_ops PG_OPS = {
     .txn = pg_txn,
     .in_txn = pg_in_txn,
     .run_later = pg_run_later,
+    .prefetch = pg_prefetch,
     .reconnect = pg_reconnect,
     .server_version = pg_server_version,
 };

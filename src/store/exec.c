@@ -232,29 +232,37 @@ static int ensure_no_txn(db_conn *c) {
 static int begin_own_txn(db_conn *c, enum db_job_mode mode) {
   int rc = ensure_no_txn(c);
   if (rc == DB_OK) rc = mode == DB_JOB_READ ? db_begin_read(c) : db_begin(c);
-  if (rc == DB_CONN) { /* an idle connection may have died unnoticed: one reconnect */
-    rc = db_reconnect_if_lost(c);
-    if (rc == DB_OK) rc = mode == DB_JOB_READ ? db_begin_read(c) : db_begin(c);
-  }
   return rc;
 }
 
-/* One job in its own transaction (PostgreSQL pool, SQLite readers). Returns its status. */
+/* One job in its own transaction (PostgreSQL pool, SQLite readers). Returns its status.
+ * A connection lost before COMMIT was sent wrote nothing: an idle connection may have died
+ * unnoticed (PostgreSQL sends BEGIN with the first statement, which then fails), so the job
+ * runs once more on a new one. A connection lost at COMMIT is not retried: the COMMIT may
+ * have landed, and only the client, with its Idempotency-Key, may ask again. */
 static int run_own_txn(db_conn *c, db_job *job, uint64_t *busy) {
   int rc = db_reconnect_if_lost(c);
   if (rc < 0) return rc;
+  bool reconnected = false;
   for (int attempt = 0; attempt <= EXEC_BUSY_RETRIES; attempt++) {
     rc = begin_own_txn(c, job->mode);
     if (rc < 0) return rc;
     int r = run_job(c, job);
+    bool at_commit = false;
     if (r == DB_JOB_COMMIT) {
       rc = db_commit(c);
       if (rc == DB_OK) return DB_JOB_COMMIT;
       (void)db_rollback(c);
       r = rc;
+      at_commit = true;
     } else {
       rc = db_rollback(c);
       if (r >= 0 && rc < 0) r = rc; /* a rejection whose rollback failed is a failure */
+    }
+    if (r == DB_CONN && !at_commit && !reconnected && attempt < EXEC_BUSY_RETRIES) {
+      reconnected = true;
+      if (db_reconnect_if_lost(c) != DB_OK) return r;
+      continue; /* not a busy retry: counted as an attempt all the same, bounding the loop */
     }
     if (r != DB_BUSY || attempt == EXEC_BUSY_RETRIES) return r;
     (*busy)++;
