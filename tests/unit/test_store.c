@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "store/db.h"
+#include "store/db_impl.h" /* db_in_transaction, db_begin_read */
 #include "store/exec.h"
 #include "store/migrate.h"
 
@@ -458,6 +459,98 @@ static void run_later(void **state) {
   assert_int_equal(db_begin_write(c), DB_OK);
   assert_int_equal(db_run_later(c, &Q_LT_UPD, any, 2, -1), DB_OK);
   assert_int_equal(db_commit(c), DB_OK);
+  db_close(c);
+}
+
+static const db_sql Q_PF_GET = {.name = "pf_get", .sql = "SELECT v FROM t_pf WHERE k = $1"};
+static const db_sql Q_PF_SUM = {.name = "pf_sum", .sql = "SELECT COALESCE(sum(k), 0) FROM t_pf WHERE k >= $1 AND v = $2"};
+static const db_sql Q_PF_BAD = {.name = "pf_bad", .sql = "SELECT abs($1)"}; /* fails on INT64_MIN */
+static const db_sql Q_PF_INS = {.name = "pf_ins", .sql = "INSERT INTO t_pf (k, v) VALUES ($1, $2)"};
+
+static void prefetch(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_pf; CREATE TABLE t_pf (k BIGINT PRIMARY KEY, v BIGINT NOT NULL)");
+  assert_int_equal(db_begin(c), DB_OK);
+  for (int k = 1; k <= 20; k++) {
+    db_val a[] = {db_int(k), db_int(k * 10)};
+    assert_int_equal(db_run_later(c, &Q_PF_INS, a, 2, 1), DB_OK);
+  }
+  assert_int_equal(db_commit(c), DB_OK);
+
+  /* answers go to the query with equal arguments, in any order; more prefetches than the
+   * store keeps simply run when asked */
+  assert_int_equal(db_begin(c), DB_OK);
+  for (int k = 1; k <= 12; k++) {
+    db_val a[] = {db_int(k)};
+    assert_int_equal(db_prefetch(c, &Q_PF_GET, a, 1), DB_OK);
+  }
+  db_val s1[] = {db_int(5), db_int(50)}, s2[] = {db_int(5), db_int(60)};
+  assert_int_equal(db_prefetch(c, &Q_PF_SUM, s1, 2), DB_OK);
+  assert_int_equal(db_prefetch(c, &Q_PF_SUM, s2, 2), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_PF_SUM, s2, 2), 6);
+  assert_int_equal(query_int_ok(c, &Q_PF_SUM, s1, 2), 5);
+  for (int k = 12; k >= 1; k--) {
+    db_val a[] = {db_int(k)};
+    assert_int_equal(query_int_ok(c, &Q_PF_GET, a, 1), k * 10);
+  }
+  /* an argument that differs is another query: it runs, the prefetch is not used */
+  db_val a3[] = {db_int(3)}, a4[] = {db_int(4)};
+  assert_int_equal(db_prefetch(c, &Q_PF_GET, a3, 1), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_PF_GET, a4, 1), 40);
+  /* an answer no one asked for ends with its transaction */
+  assert_int_equal(db_commit(c), DB_OK);
+  assert_false(db_in_transaction(c));
+  assert_int_equal(db_begin(c), DB_OK);
+  db_val upd[] = {db_int(3), db_int(33)};
+  static const db_sql q_upd = {.name = "pf_upd", .sql = "UPDATE t_pf SET v = $2 WHERE k = $1"};
+  assert_int_equal(db_run_expect(c, &q_upd, upd, 2, 1), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_PF_GET, a3, 1), 33);
+  assert_int_equal(db_commit(c), DB_OK);
+
+  /* a prefetched query that fails: reported by a later call; the transaction is lost */
+  assert_int_equal(db_begin(c), DB_OK);
+  db_val bad[] = {db_int(INT64_MIN)};
+  int rc = db_prefetch(c, &Q_PF_BAD, bad, 1);
+  int64_t v = 0;
+  if (rc == DB_OK) rc = db_query_int(c, &Q_PF_BAD, bad, 1, &v);
+  assert_true(rc < 0);
+  assert_int_equal(db_rollback(c), DB_OK);
+  assert_false(db_in_transaction(c));
+
+  /* a transaction that never ran a statement: COMMIT and ROLLBACK both leave none open */
+  assert_int_equal(db_begin(c), DB_OK);
+  assert_true(db_in_transaction(c));
+  assert_int_equal(db_commit(c), DB_OK);
+  assert_false(db_in_transaction(c));
+  assert_int_equal(db_begin_read(c), DB_OK);
+  assert_int_equal(db_rollback(c), DB_OK);
+  assert_false(db_in_transaction(c));
+  assert_int_equal(query_int_ok(c, &Q_PF_GET, a4, 1), 40);
+  db_close(c);
+}
+
+/* db_run_later_race: a key another transaction took is DB_BUSY (at COMMIT at the latest) */
+static void run_later_race(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  script_ok(c, "DROP TABLE IF EXISTS t_pf; CREATE TABLE t_pf (k BIGINT PRIMARY KEY, v BIGINT NOT NULL CHECK (v >= 0))");
+  db_val one[] = {db_int(1), db_int(1)}, neg[] = {db_int(2), db_int(-1)}, two[] = {db_int(2), db_int(2)};
+  assert_int_equal(db_begin(c), DB_OK);
+  assert_int_equal(db_run_later_race(c, &Q_PF_INS, one, 2, 1), DB_OK);
+  assert_int_equal(db_commit(c), DB_OK);
+  const db_val *cases[] = {one, neg}; /* a unique key taken, a CHECK refusal */
+  for (int i = 0; i < 2; i++) {
+    assert_int_equal(db_begin(c), DB_OK);
+    assert_int_equal(db_run_later(c, &Q_PF_INS, two, 2, 1), DB_OK);
+    int rc = db_run_later_race(c, &Q_PF_INS, cases[i], 2, 1);
+    if (rc == DB_OK) rc = db_commit(c);
+    assert_int_equal(rc, DB_BUSY);
+    assert_int_equal(db_rollback(c), DB_OK);
+  }
+  db_val k2[] = {db_int(2)};
+  int64_t v = 0;
+  assert_int_equal(db_query_int(c, &Q_PF_GET, k2, 1, &v), DB_DONE); /* nothing of them stayed */
   db_close(c);
 }
 
@@ -1293,6 +1386,8 @@ int main(void) {
       BOTH(constraint_mapping),
       BOTH(transactions_and_savepoints),
       BOTH(run_later),
+      BOTH(prefetch),
+      BOTH(run_later_race),
       BOTH(exec_group_commit),
       {"sqlite_exec_checkpointer", exec_checkpointer, NULL, NULL, &B_SQLITE},
       BOTH(exec_job_rollback),
