@@ -85,11 +85,22 @@ static void emit(const struct txn *t, void *arg) {
   json_text_close(j);
 }
 
+static struct txn_filter list_filter(const struct txn_list_ctx *l) {
+  return (struct txn_filter){.merchant_id = l->merchant_id, .status = l->status, .member_id = l->user_id,
+                             .start_ms = l->start_ms, .end_ms = l->end_ms, .cursor = l->cursor, .limit = l->limit};
+}
+
+/* The page with the token check: one round trip. */
+static int list_prefetch(db_conn *c, struct http_req *req) {
+  struct actor a = api_actor(req);
+  struct txn_filter f = list_filter(req->ctx);
+  return txn_list_prefetch(c, &a, &f);
+}
+
 static int list_run(db_conn *c, struct http_req *req) {
   struct txn_list_ctx *l = req->ctx;
   struct actor a = api_actor(req);
-  struct txn_filter f = {.merchant_id = l->merchant_id, .status = l->status, .member_id = l->user_id,
-                         .start_ms = l->start_ms, .end_ms = l->end_ms, .cursor = l->cursor, .limit = l->limit};
+  struct txn_filter f = list_filter(l);
   char next[65];
   struct svc_error err = {0};
   struct json_text j; /* api_page_reply's shape: {"items":[...],"next_cursor":...} */
@@ -115,7 +126,7 @@ static int list_run(db_conn *c, struct http_req *req) {
 static void list(struct http_req *req, bool admin) {
   struct txn_list_ctx *l = api_ctx(req, sizeof *l);
   if (!l || parse_filters(req, l, admin) != 0) return;
-  http_defer(req, DB_JOB_READ, list_run);
+  http_defer_prefetched(req, DB_JOB_READ, list_prefetch, list_run);
 }
 
 void api_transactions_list(struct http_req *req) { list(req, false); }

@@ -51,6 +51,8 @@ struct wallet_view {
 #define WALLET_VIEW_CLEAR(w) memset((w), 0, offsetof(struct wallet_view, vouchers))
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
+/* Prefetch what wallet_load (and so payment_quote) will query for this member at now_ms. */
+int wallet_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
 /* Only the usable vouchers of the wallet (balances left as they are). */
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
 /* Prefetch what wallet_vouchers_load(c, m, now_ms) will query. */

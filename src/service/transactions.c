@@ -56,23 +56,42 @@ static int check_scope(const struct actor *a, const char *merchant_id, struct sv
   return svc_fail(err, MPS_E_FORBIDDEN, NULL, "only platform staff list every merchant's transactions");
 }
 
-int txn_list(db_conn *c, const struct actor *a, const struct txn_filter *f,
-             void (*emit)(const struct txn *t, void *arg), void *arg, char *next_cursor,
-             size_t next_len, struct svc_error *err) {
-  assert(f->limit >= 1 && f->limit <= PAGE_MAX && next_len > 0);
+/* The page's query and its arguments (*n of v[7]). */
+static const db_sql *list_query(const struct actor *a, const struct txn_filter *f, db_val v[7], int *n) {
+  assert(f->limit >= 1 && f->limit <= PAGE_MAX);
   assert(f->merchant_id && f->status && f->member_id && f->cursor);
-  next_cursor[0] = '\0';
-  int rc = check_scope(a, f->merchant_id, err);
-  if (rc != SVC_OK) return rc;
   const char *member = is_member(a) ? a->p->subject : f->member_id; /* members: only their own */
   const bool merchant = f->merchant_id[0] != '\0', after = f->cursor[0] != '\0';
   const db_sql *q = merchant ? (after ? &q_merchant_after : &q_merchant) : (after ? &q_all_after : &q_all);
   if (merchant && member[0]) q = after ? &q_member_after : &q_member;
-  db_val v[7] = {db_text(f->status), db_text(member), db_int(f->start_ms), db_int(f->end_ms),
-                 db_int(f->limit + 1)};
-  int n = 5;
-  if (merchant) v[n++] = db_text(f->merchant_id);
-  if (after) v[n++] = db_text(f->cursor);
+  v[0] = db_text(f->status);
+  v[1] = db_text(member);
+  v[2] = db_int(f->start_ms);
+  v[3] = db_int(f->end_ms);
+  v[4] = db_int(f->limit + 1);
+  *n = 5;
+  if (merchant) v[(*n)++] = db_text(f->merchant_id);
+  if (after) v[(*n)++] = db_text(f->cursor);
+  return q;
+}
+
+int txn_list_prefetch(db_conn *c, const struct actor *a, const struct txn_filter *f) {
+  db_val v[7];
+  int n = 0;
+  const db_sql *q = list_query(a, f, v, &n);
+  return db_prefetch(c, q, v, n);
+}
+
+int txn_list(db_conn *c, const struct actor *a, const struct txn_filter *f,
+             void (*emit)(const struct txn *t, void *arg), void *arg, char *next_cursor,
+             size_t next_len, struct svc_error *err) {
+  assert(next_len > 0);
+  next_cursor[0] = '\0';
+  int rc = check_scope(a, f->merchant_id, err);
+  if (rc != SVC_OK) return rc;
+  db_val v[7];
+  int n = 0;
+  const db_sql *q = list_query(a, f, v, &n);
   db_cursor *cur = NULL;
   rc = db_query(c, q, v, n, &cur);
   if (rc < 0) return rc;

@@ -36,6 +36,8 @@ struct txn_filter {
 /* Is s a payment status (PENDING_EXTERNAL, PAID, FAILED, EXPIRED)? */
 bool txn_status_valid(const char *s);
 
+/* Prefetch (db_prefetch) the query txn_list(c, a, f, ...) runs (the scope is checked then). */
+int txn_list_prefetch(db_conn *c, const struct actor *a, const struct txn_filter *f);
 /* Calls emit for each matching payment, newest (highest id) first; *next_cursor is set
  * when more exist. SVC_OK, SVC_DENIED or a db_rc. */
 int txn_list(db_conn *c, const struct actor *a, const struct txn_filter *f,

@@ -59,20 +59,44 @@ int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
   return SVC_OK;
 }
 
-static int bucket(db_conn *c, const struct money_ctx *m, enum ledger_kind k, int64_t *balance, int64_t *held) {
-  struct ledger_account acc;
-  int rc = ledger_account_find(c, k, m->member_id, m->currency, &acc); /* absent: zero */
-  if (rc < 0) return rc;
-  *balance = acc.balance;
-  *held = acc.held;
-  return DB_OK;
+/* The member's buckets, every currency (the caller keeps its own: a member's accounts are in
+ * their merchant's currency, and the query needs no more than the member's id, known before
+ * the merchant's row is read). Member buckets have a floor and so no lane parts. */
+static const db_sql q_buckets = {
+    "wallet_buckets",
+    "SELECT kind, currency, balance, held FROM ledger_accounts WHERE owner_kind = 'member' AND owner_id = $1",
+    NULL};
+
+int wallet_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
+  db_val k[] = {db_text(member_id)};
+  int rc = db_prefetch(c, &q_buckets, k, 1);
+  struct money_ctx m = {0};
+  snprintf(m.merchant_id, sizeof m.merchant_id, "%s", merchant_id);
+  snprintf(m.member_id, sizeof m.member_id, "%s", member_id);
+  return rc < 0 ? rc : wallet_vouchers_prefetch(c, &m, now_ms);
 }
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
   WALLET_VIEW_CLEAR(out);
-  int rc = bucket(c, m, ACC_PRINCIPAL, &out->balance.principal, &out->held.principal);
-  if (rc == DB_OK) rc = bucket(c, m, ACC_BONUS, &out->balance.bonus, &out->held.bonus);
-  if (rc == DB_OK) rc = bucket(c, m, ACC_SILVER, &out->balance.silver, &out->held.silver);
+  db_val k[] = {db_text(m->member_id)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &q_buckets, k, 1, &cur);
+  if (rc < 0) return rc;
+  const struct { const char *kind; int64_t *balance, *held; } buckets[] = {
+      {"principal", &out->balance.principal, &out->held.principal},
+      {"bonus", &out->balance.bonus, &out->held.bonus},
+      {"silver", &out->balance.silver, &out->held.silver},
+  };
+  for (int i = 0; i < 64 && (rc = db_step(cur)) == DB_ROW; i++) { /* absent: zero */
+    if (strcmp(db_col_text(cur, 1), m->currency) != 0) continue;
+    for (size_t b = 0; b < sizeof buckets / sizeof buckets[0]; b++) {
+      if (strcmp(db_col_text(cur, 0), buckets[b].kind) != 0) continue;
+      *buckets[b].balance = db_col_int(cur, 2);
+      *buckets[b].held = db_col_int(cur, 3);
+    }
+  }
+  db_reset(cur);
+  if (rc == DB_ROW) rc = DB_DONE; /* more than 64 accounts of one member: not reached */
   if (rc < 0) return rc;
   out->available = (struct wallet_balances){out->balance.principal - out->held.principal,
                                             out->balance.bonus - out->held.bonus,

@@ -70,6 +70,8 @@ struct pg_conn {
   struct pg_later later[PG_LATER_MAX];
   int nlater;
   bool begin_held; /* the transaction's BEGIN is the first held-back statement, not sent yet */
+  bool read_only;      /* the transaction began READ ONLY */
+  bool commit_pending; /* a read-only transaction's COMMIT was sent, its answer not read */
   size_t arena_used;
   char arena[PG_LATER_ARENA];
   struct pg_ahead ahead[PG_AHEAD_MAX];
@@ -102,6 +104,23 @@ static const char *const TXN_SQL[DB_TXN_COUNT] = {
 static struct pg_conn *pgc(db_conn *c) {
   assert(c != NULL && c->kind == DB_POSTGRES);
   return (struct pg_conn *)c;
+}
+
+/* Read the answer to a read-only transaction's COMMIT, sent without waiting for it (pg_txn):
+ * before anything else goes to the server. It wrote nothing, so a failure (the connection
+ * lost) only leaves its message; the next statement finds the connection as it is. */
+static void settle(struct pg_conn *p) {
+  if (!p->commit_pending) return;
+  p->commit_pending = false;
+  for (int i = 0; i < 4; i++) { /* the answer, then NULL */
+    PGresult *res = PQgetResult(p->pg);
+    if (res == NULL) break;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+      const char *msg = PQresultErrorMessage(res);
+      db_set_errmsg(&p->base, "read-only COMMIT: %.200s", msg != NULL ? msg : "");
+    }
+    PQclear(res);
+  }
 }
 
 /* libpq messages end in a newline; error text should not. */
@@ -273,6 +292,7 @@ static void drop_ahead(struct pg_conn *p) {
 static int restart_session(struct pg_conn *p, const char *what) {
   db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
   p->base.savepoint_depth = 0;
+  p->commit_pending = false; /* its answer went with the old session */
   drop_ahead(p);
   drop_later(p);
   PQreset(p->pg);
@@ -435,6 +455,7 @@ static int ahead_take(struct pg_conn *p, int i, PGresult **res) {
 static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
+  settle(p);
   if (nargs < 0 || nargs > DB_MAX_PARAMS) {
     db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
     return DB_ERR;
@@ -546,6 +567,7 @@ static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args,
  * DB_NOT_HELD when its arguments are too big to hold. */
 static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs, int64_t expect,
                 bool race, int ahead) {
+  settle(p);
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
@@ -596,6 +618,7 @@ static int pg_flush_later(struct pg_conn *p) { return p->nlater > 0 ? pg_pipelin
 
 static int pg_script(db_conn *c, const char *sql) {
   struct pg_conn *p = pgc(c);
+  settle(p);
   int frc = pg_flush_later(p);
   if (frc != DB_OK) return frc;
   PGresult *res = PQexec(p->pg, sql);
@@ -613,7 +636,9 @@ static bool pg_in_server_txn(struct pg_conn *p) {
 
 static int pg_txn(db_conn *c, enum db_txn_op op) {
   struct pg_conn *p = pgc(c);
+  settle(p);
   if (op == DB_TXN_BEGIN || op == DB_TXN_BEGIN_WRITE || op == DB_TXN_BEGIN_READ) {
+    p->read_only = op == DB_TXN_BEGIN_READ;
     /* held back: it goes with the transaction's first statement, in the same round trip */
     assert(!p->begin_held);
     if (p->nlater == PG_LATER_MAX) {
@@ -631,6 +656,12 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     return DB_OK;
   }
   if (op == DB_TXN_ROLLBACK && !pg_in_server_txn(p)) return DB_OK; /* its BEGIN was never sent */
+  if (op == DB_TXN_COMMIT && p->read_only && p->nlater == 0) {
+    /* nothing to make durable: the answer is read before the connection's next command */
+    if (PQsendQuery(p->pg, TXN_SQL[op]) != 1) return pg_fail(p, TXN_SQL[op], NULL);
+    p->commit_pending = true;
+    return DB_OK;
+  }
   PGresult *res = NULL;
   int rc = DB_OK;
   if (p->nlater > 0) { /* COMMIT and the held-back statements: one round trip */
@@ -653,12 +684,14 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
 /* A transaction open: held back (its BEGIN not sent yet) or on the server. */
 static bool pg_in_txn(db_conn *c) {
   struct pg_conn *p = pgc(c);
+  settle(p);
   return p->begin_held || pg_in_server_txn(p);
 }
 
 /* After PQreset the server has forgotten every prepared statement. */
 static int pg_reconnect(db_conn *c) {
   struct pg_conn *p = pgc(c);
+  settle(p);
   if (PQstatus(p->pg) == CONNECTION_OK) return DB_OK;
   return restart_session(p, "reconnect");
 }
