@@ -3,7 +3,7 @@
 #
 #   bench/run.sh [--store sqlite|postgres|both] [--duration 10] [--connections 64]
 #                [--members 1000] [--threads 2] [--warmup 2] [--build-dir DIR]
-#                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--smoke]
+#                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--pg-tcp] [--smoke]
 #
 # Per store: a fresh store (SQLite in a temp dir, or a throwaway PostgreSQL cluster from
 # scripts/pg-throwaway.sh), seeded through the services by bench/seed.c; then
@@ -14,7 +14,9 @@
 #   (c) read        mpsd + wrk -s bench/reads.lua: quote, wallet, transaction list
 # then mpsd stops and `mpsctl verify` checks the books. On PostgreSQL every step starts
 # with ANALYZE (what autovacuum does on a running server; a 10 s burst outruns its 1 min
-# naptime and the planner would work from no statistics); --no-analyze leaves it out. Prints a table, writes
+# naptime and the planner would work from no statistics); --no-analyze leaves it out. mpsd and
+# the tools reach PostgreSQL over its unix socket, as on one host they should (TCP on loopback
+# costs a payment a tenth more CPU); --pg-tcp connects over 127.0.0.1 instead. Prints a table, writes
 # bench/results/<UTC timestamp>.json. --profile records mpsd with perf during (a) on SQLite.
 # --smoke: 2 s per workload, 8 connections, 20 members, SQLite only, no warm-up; exits 1
 # when any workload had an error or no throughput, or the books do not verify.
@@ -22,11 +24,11 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STORE=both DURATION=10 CONNS=64 MEMBERS=1000 THREADS=2 WARMUP=2 BUILD_DIR="$REPO/build"
-TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1
+TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789abcdef"
 CALLBACK_SECRET="bench-callback-secret-0123456789"
 
-usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --store) STORE="$2"; shift 2 ;;
@@ -40,6 +42,7 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE=1; shift ;;
     --keep) KEEP=1; shift ;;
     --no-analyze) ANALYZE=0; shift ;;
+    --pg-tcp) PG_TCP=1; shift ;;
     --smoke) SMOKE=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; usage 2 ;;
@@ -245,6 +248,7 @@ run_store() { # run_store sqlite|postgres
   else
     PG_DIR="$(mktemp -d /tmp/mps-bench-pg.XXXXXX)"
     url="$("$REPO/scripts/pg-throwaway.sh" start "$PG_DIR")" || die "cannot start a throwaway PostgreSQL"
+    if [ "$PG_TCP" = 0 ]; then url="$("$REPO/scripts/pg-throwaway.sh" socket-url "$PG_DIR")"; fi
   fi
   say "$store: seeding $MEMBERS funded members (+ $MEMBERS for external payments)"
   clean_env "$BIN/seed" --db-url "$url" --out "$dir" --members "$MEMBERS" || die "seed failed"
@@ -388,8 +392,9 @@ RATIOS="$(awk '
 {
   printf '{"timestamp":"%s","revision":"%s","command":"%s","machine":{"nproc":%s,"cpu":"%s","kernel":"%s"},' \
     "$STAMP" "$REV" "$CMD" "$(nproc)" "${CPU//\"/}" "$(uname -sr)"
-  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"smoke":%s},' \
+  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"pg_transport":"%s","smoke":%s},' \
     "$STORE" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" "$MEMBERS" "$TOOL" "$([ "$ANALYZE" = 1 ] && echo true || echo false)" \
+    "$([ "$PG_TCP" = 1 ] && echo tcp || echo unix)" \
     "$([ "$SMOKE" = 1 ] && echo true || echo false)"
   printf '"wall_seconds":%d,"http_vs_in_process":{%s},"rows":[' "$((T_END - T_START))" "$RATIOS"
   paste -sd, "$ROWS"

@@ -7,6 +7,8 @@
 #                                       postgres://mps@127.0.0.1:PORT/postgres on stdout
 #   scripts/pg-throwaway.sh stop DIR    pg_ctl stop -m fast
 #   scripts/pg-throwaway.sh url DIR     print the admin URL of a running cluster
+#   scripts/pg-throwaway.sh socket-url DIR   the same over the unix socket in DIR/sock
+#                                       (postgresql://mps@%2F...%2Fsock:PORT/postgres)
 #
 # fsync stays ON: the tests check money durability. PostgreSQL refuses to run as root, so
 # as root the cluster runs as the "postgres" system user (DIR is chown'ed to it); otherwise
@@ -14,7 +16,7 @@
 # Diagnostics go to stderr; the server log is DIR/postgres.log.
 set -euo pipefail
 
-usage() { echo "usage: $0 start DIR | stop DIR | url DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR | stop DIR | url DIR | socket-url DIR" >&2; exit 2; }
 [ $# -eq 2 ] || usage
 cmd="$1"
 dir="$2"
@@ -118,6 +120,11 @@ EOF
   url)
     [ -f "$dir/port" ] || { echo "pg-throwaway: no cluster in $dir" >&2; exit 1; }
     echo "postgres://mps@127.0.0.1:$(cat "$dir/port")/postgres"
+    ;;
+  socket-url)
+    [ -f "$dir/port" ] || { echo "pg-throwaway: no cluster in $dir" >&2; exit 1; }
+    dir="$(cd "$dir" && pwd)"
+    echo "postgresql://mps@$(printf '%s' "$dir/sock" | sed 's|/|%2F|g'):$(cat "$dir/port")/postgres"
     ;;
   *) usage ;;
 esac
