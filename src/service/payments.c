@@ -163,7 +163,9 @@ int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, i
   return DB_OK;
 }
 
-/* The member's three buckets and the merchant's accounts a payment touches. */
+/* The member's three buckets and the merchant's accounts a payment touches. Only the
+ * member's balances are read (the quote); the others' `balance` may leave out their lane
+ * parts on PostgreSQL (q_pay_accounts). */
 struct pay_accounts {
   struct ledger_account principal, bonus, silver, payable, marketing, fee_income, clearing;
 };
@@ -181,12 +183,14 @@ static const db_sql q_pay_accounts = {
     /* PostgreSQL: the member's accounts locked first (D22), as ledger_lock_owner does, in the
      * same statement: a row locked FOR UPDATE is returned as the lock holder before us left
      * it (read committed), which a later statement would also see. The merchant's and the
-     * platform's accounts are read, not locked: their lines never refuse (no floor). */
+     * platform's accounts are read, not locked: their lines never refuse (no floor), and
+     * their balance here is the row's part only (no lanes summed, struct pay_accounts). The
+     * member's buckets have a floor and so no lane parts. */
     "WITH m AS (SELECT id, owner_kind, kind, normal, balance, held, has_floor, currency "
     "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE) "
-    "SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
-    "FROM m a WHERE a.owner_kind = 'member' AND a.currency = $3 "
-    "UNION ALL SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance + " LEDGER_LANES_SUM ", a.held, a.has_floor "
+    "SELECT id, owner_kind, kind, normal, balance, held, has_floor "
+    "FROM m WHERE owner_kind = 'member' AND currency = $3 "
+    "UNION ALL SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance, a.held, a.has_floor "
     "FROM ledger_accounts a WHERE a.currency = $3 AND ("
     "(a.owner_kind = 'merchant' AND a.owner_id = $2) OR (a.owner_kind = 'platform' AND a.owner_id = 'platform'))"};
 
