@@ -649,7 +649,8 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     p->begin_held = true;
     return DB_OK;
   }
-  if (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK) drop_ahead(p); /* no one will ask for them now */
+  /* no one will ask for them now (after a rollback to a savepoint they may no longer hold) */
+  if (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_ahead(p);
   if (op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_later(p); /* what would be undone need not be sent */
   if (p->begin_held && p->nlater == 1 && (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK)) {
     drop_later(p); /* the transaction never reached the server: nothing to end */

@@ -508,6 +508,14 @@ static void prefetch(void **state) {
   assert_int_equal(query_int_ok(c, &Q_PF_GET, a3, 1), 33);
   assert_int_equal(db_commit(c), DB_OK);
 
+  /* a prefetch not sent yet when the savepoint is rolled back: the query still answers */
+  assert_int_equal(db_begin(c), DB_OK);
+  assert_int_equal(db_savepoint(c), DB_OK);
+  assert_int_equal(db_prefetch(c, &Q_PF_GET, a4, 1), DB_OK);
+  assert_int_equal(db_rollback_to(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_PF_GET, a4, 1), 40);
+  assert_int_equal(db_commit(c), DB_OK);
+
   /* a prefetched query that fails: reported by a later call; the transaction is lost */
   assert_int_equal(db_begin(c), DB_OK);
   db_val bad[] = {db_int(INT64_MIN)};
