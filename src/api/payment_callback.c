@@ -73,10 +73,20 @@ static int deny_run(db_conn *c, struct http_req *req) {
   return rc < 0 ? rc : DB_JOB_COMMIT;
 }
 
+static struct callback_in callback_in_of(const struct cb_body *b) {
+  return (struct callback_in){.callback_id = b->callback_id, .merchant_id = b->merchant_id, .txn_id = b->txn_id,
+                              .external_txn_id = b->external_txn_id, .status = b->status,
+                              .paid_amount = b->paid_amount};
+}
+
+static int callback_prefetch_run(db_conn *c, struct http_req *req) {
+  struct callback_in in = callback_in_of(req->ctx);
+  return callback_prefetch(c, &in);
+}
+
 static int callback_run(db_conn *c, struct http_req *req) {
   struct cb_body *b = req->ctx;
-  struct callback_in in = {.callback_id = b->callback_id, .merchant_id = b->merchant_id, .txn_id = b->txn_id,
-                           .external_txn_id = b->external_txn_id, .status = b->status, .paid_amount = b->paid_amount};
+  struct callback_in in = callback_in_of(b);
   struct actor a = api_actor(req);
   int64_t now = clock_now_ms();
   struct callback_outcome o;
@@ -141,5 +151,5 @@ void api_payment_callback(struct http_req *req) {
                      json_pack("{s:s, s:s}", "field", "status", "reason", "is not SUCCEEDED, PAID or FAILED"));
     return;
   }
-  http_defer(req, DB_JOB_WRITE, callback_run);
+  http_defer_prefetched(req, DB_JOB_WRITE, callback_prefetch_run, callback_run);
 }

@@ -17,11 +17,12 @@ static const db_sql q_by_txn = {
     "callback_by_txn",
     "SELECT payment_id, result_status, result_body FROM payment_callbacks "
     "WHERE external_txn_id = $1 AND result_status = 200 ORDER BY received_at_ms, callback_id LIMIT 1", NULL};
+/* a callback id taken meanwhile (a duplicate for no known row, which nothing locks) is a
+ * unique-key refusal, DB_BUSY: the job runs again and replays the other one's result */
 static const db_sql q_insert = {
     "callback_insert",
     "INSERT INTO payment_callbacks (callback_id, merchant_id, payment_id, external_txn_id, status, "
-    "paid_amount, result_status, result_body, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
-    "ON CONFLICT (callback_id) DO NOTHING", NULL};
+    "paid_amount, result_status, result_body, received_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", NULL};
 static const db_sql q_lock_payment = {
     "callback_lock_payment", "SELECT id FROM payments WHERE id = $1",
     "SELECT id FROM payments WHERE id = $1 FOR UPDATE"};
@@ -109,9 +110,12 @@ static int on_payment(db_conn *c, const struct actor *a, const struct callback_i
     return refuse(out, MPS_E_NOT_FOUND, json_pack("{s:s, s:s}", "paymentTxnId", in->txn_id, "merchantId", in->merchant_id),
                   "merchant %s has no payment %s", in->merchant_id, in->txn_id);
   }
+  /* what the change will read, with the lock below: one round trip */
+  bool pending = strcmp(p.status, "PENDING_EXTERNAL") == 0;
+  if (pending && p.expires_at_ms > now_ms && (rc = payment_resolve_prefetch(c, &p, is_success(in->status))) < 0) return rc;
   /* the member's accounts next, as every other wallet operation takes them (D22): the
    * holds end and the entry posts in one lock order */
-  if (strcmp(p.status, "PENDING_EXTERNAL") == 0 && (rc = ledger_lock_owner(c, p.member_id)) < 0) return rc;
+  if (pending && (rc = ledger_lock_owner(c, p.member_id)) < 0) return rc;
   if (strcmp(p.status, "PENDING_EXTERNAL") == 0 && p.expires_at_ms <= now_ms) {
     /* its deadline has passed: expired, whether or not the sweep has got to it yet */
     struct svc_error e = {0};
@@ -169,6 +173,18 @@ static int on_topup(db_conn *c, const struct actor *a, const struct callback_in 
   return out->reply ? DB_OK : DB_ERR;
 }
 
+int callback_prefetch(db_conn *c, const struct callback_in *in) {
+  db_val t[] = {db_text(in->txn_id)}, id[] = {db_text(in->callback_id)}, ext[] = {db_text(in->external_txn_id)};
+  bool payment = strncmp(in->txn_id, "pay_", 4) == 0, topup = strncmp(in->txn_id, "top_", 4) == 0;
+  /* the row's lock first, as callback_process takes it: the reads after it see what a
+   * concurrent callback for the row committed */
+  int rc = payment ? db_prefetch(c, &q_lock_payment, t, 1) : topup ? db_prefetch(c, &q_lock_topup, t, 1) : DB_OK;
+  if (rc >= 0) rc = db_prefetch(c, &q_by_id, id, 1);
+  if (rc >= 0) rc = db_prefetch(c, &q_by_txn, ext, 1);
+  if (rc >= 0 && payment) rc = payment_load_prefetch(c, in->txn_id);
+  return rc < 0 ? rc : DB_OK;
+}
+
 int callback_process(db_conn *c, const struct actor *a, const struct callback_in *in,
                      int64_t now_ms, struct callback_outcome *out) {
   memset(out, 0, sizeof *out);
@@ -198,11 +214,8 @@ int callback_process(db_conn *c, const struct actor *a, const struct callback_in
 
 int callback_record(db_conn *c, const struct callback_in *in, int status, const char *body,
                     int64_t now_ms) {
-  int64_t inserted = 0;
   db_val v[] = {db_text(in->callback_id), db_text(in->merchant_id), db_text(in->txn_id),
                 db_text(in->external_txn_id), db_text(in->status), db_int(in->paid_amount),
                 db_int(status), db_text(body ? body : ""), db_int(now_ms)};
-  int rc = db_run(c, &q_insert, v, 9, &inserted);
-  if (rc < 0) return rc;
-  return inserted == 1 ? DB_OK : DB_BUSY;
+  return db_run_later_race(c, &q_insert, v, 9, 1); /* sent with COMMIT */
 }

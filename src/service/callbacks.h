@@ -47,11 +47,15 @@ struct callback_outcome {
   struct svc_error err; /* REFUSED */
 };
 
+/* Prefetch (db_prefetch) what callback_process(c, ., in, ...) reads first: the row's lock, the
+ * stored results, the payment. */
+int callback_prefetch(db_conn *c, const struct callback_in *in);
 /* DB_OK with *out filled, or < 0 (roll back). */
 int callback_process(db_conn *c, const struct actor *a, const struct callback_in *in,
                      int64_t now_ms, struct callback_outcome *out);
-/* Store the callback with the reply it got. DB_OK; DB_BUSY when a concurrent duplicate
- * recorded the same callbackId first (rerun: it then replays); < 0. */
+/* Store the callback with the reply it got (held back to COMMIT). DB_OK; DB_BUSY, here or
+ * from COMMIT, when a concurrent duplicate recorded the same callbackId first (rerun: it then
+ * replays); < 0. */
 int callback_record(db_conn *c, const struct callback_in *in, int status, const char *body,
                     int64_t now_ms);
 void callback_outcome_clear(struct callback_outcome *o);

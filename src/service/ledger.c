@@ -195,6 +195,11 @@ int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *
   return db_run_later(c, &q_hold_insert, h, 6, 1);
 }
 
+int ledger_end_holds_prefetch(db_conn *c, const char *ref_type, const char *ref_id) {
+  db_val k[] = {db_text(ref_type), db_text(ref_id)};
+  return db_prefetch(c, &q_holds_of, k, 2);
+}
+
 int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const char *status,
                      int *count_out) {
   assert(strcmp(status, "POSTED") == 0 || strcmp(status, "RELEASED") == 0);
@@ -214,11 +219,13 @@ int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const
   if (rc < 0) return rc;
   int64_t now = clock_now_ms();
   for (int i = 0; i < n; i++) {
+    /* held back: the caller holds the row the holds are for (a payment, locked), so no one
+     * else ends them meanwhile and each changes its one row */
     db_val e[] = {db_text(holds[i].id), db_text(status), db_int(now)};
-    rc = db_run(c, &q_hold_end, e, 3, NULL);
+    rc = db_run_later(c, &q_hold_end, e, 3, 1);
     if (rc < 0) return rc;
     db_val a[] = {db_text(holds[i].account), db_int(-holds[i].amount)};
-    rc = db_run(c, &q_hold_apply, a, 2, NULL);
+    rc = db_run_later(c, &q_hold_apply, a, 2, 1);
     if (rc < 0) return rc;
   }
   if (count_out) *count_out = n;

@@ -79,7 +79,11 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
  * available is DB_BUSY, as there. */
 int ledger_hold(db_conn *c, const char *account_id, int64_t amount, const char *ref_type,
                 const char *ref_id);
-/* End every HELD hold of (ref_type, ref_id) as POSTED or RELEASED, returning its amount to
+/* Prefetch (db_prefetch) the holds ledger_end_holds will read. */
+int ledger_end_holds_prefetch(db_conn *c, const char *ref_type, const char *ref_id);
+/* The caller holds the row the holds are for locked (a payment FOR UPDATE), so that no one
+ * ends them meanwhile; the writes are held back (db_run_later).
+ * End every HELD hold of (ref_type, ref_id) as POSTED or RELEASED, returning its amount to
  * the available balance. *count_out (may be NULL) counts them. */
 int ledger_end_holds(db_conn *c, const char *ref_type, const char *ref_id, const char *status,
                      int *count_out);

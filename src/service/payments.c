@@ -58,6 +58,11 @@ int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const cha
 }
 
 /* Appends after the payment's last event; details_text is compact JSON. */
+static int payment_event_prefetch(db_conn *c, const char *payment_id) {
+  db_val k[] = {db_text(payment_id)};
+  return db_prefetch(c, &q_event_seq, k, 1);
+}
+
 static int payment_event_text(db_conn *c, const char *payment_id, const char *type, const char *details_text) {
   int64_t seq = 0;
   db_val k[] = {db_text(payment_id)};
@@ -94,6 +99,11 @@ void payment_read_row(db_cursor *cur, struct payment *p) {
   p->fee_bps = (int)db_col_int(cur, 13);
   p->d = (struct deduction){db_col_int(cur, 14), db_col_int(cur, 15), db_col_int(cur, 16),
                             db_col_int(cur, 17), db_col_int(cur, 18)};
+}
+
+int payment_load_prefetch(db_conn *c, const char *id) {
+  db_val k[] = {db_text(id)};
+  return db_prefetch(c, &q_load, k, 1);
 }
 
 int payment_load(db_conn *c, const char *id, struct payment *p) {
@@ -190,9 +200,10 @@ static const db_sql q_pay_accounts = {
     "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE) "
     "SELECT id, owner_kind, kind, normal, balance, held, has_floor "
     "FROM m WHERE owner_kind = 'member' AND currency = $3 "
-    "UNION ALL SELECT a.id, a.owner_kind, a.kind, a.normal, a.balance, a.held, a.has_floor "
-    "FROM ledger_accounts a WHERE a.currency = $3 AND ("
-    "(a.owner_kind = 'merchant' AND a.owner_id = $2) OR (a.owner_kind = 'platform' AND a.owner_id = 'platform'))"};
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = $3 "
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3"};
 
 /* Where a row of q_pay_accounts belongs in struct pay_accounts, or NULL. */
 static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner, const char *kind) {
@@ -421,6 +432,14 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   return rc < 0 ? rc : SVC_OK;
 }
 
+int payment_resolve_prefetch(db_conn *c, const struct payment *p, bool settle) {
+  int rc = settle ? pay_accounts_prefetch(c, p->merchant_id, p->member_id, p->currency) : DB_OK;
+  if (rc >= 0) rc = ledger_end_holds_prefetch(c, "payment", p->id);
+  if (rc >= 0) rc = payment_event_prefetch(c, p->id);
+  if (rc >= 0) rc = audit_prefetch_head(c, p->merchant_id, true);
+  return rc < 0 ? rc : DB_OK;
+}
+
 int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p,
                             const char *external_txn_id, struct svc_error *err) {
   if (strcmp(p->status, "PENDING_EXTERNAL") != 0) {
@@ -437,10 +456,9 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
     db_val v[] = {db_text(p->voucher_id), db_text("USED"), db_text(p->id), db_int(now), db_text("HELD")};
     rc = db_run(c, &q_voucher_set, v, 5, NULL);
   }
-  int64_t changed = 0;
   db_val s[] = {db_text(p->id), db_text("PAID"), db_int(fee), db_text(external_txn_id), db_int(now)};
-  if (rc >= 0) rc = db_run(c, &q_status, s, 5, &changed);
-  if (rc >= 0 && changed != 1) rc = DB_BUSY;
+  /* held back: the caller locked the payment and saw it pending, so it changes its one row */
+  if (rc >= 0) rc = db_run_later(c, &q_status, s, 5, 1);
   if (rc < 0) return rc;
   snprintf(p->status, sizeof p->status, "PAID");
   snprintf(p->external_txn_id, sizeof p->external_txn_id, "%s", external_txn_id);

@@ -76,6 +76,8 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                    struct payment *out, struct svc_error *err);
 
 int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB_DONE, < 0 */
+/* Prefetch (db_prefetch) what payment_load(c, id) will query. */
+int payment_load_prefetch(db_conn *c, const char *id);
 /* The columns every payment query selects first, in this order, and their reader. */
 #define PAYMENT_COLS "id, merchant_id, member_id, currency, status, COALESCE(voucher_id, ''), " \
   "COALESCE(external_txn_id, ''), order_amount, fee_amount, refunded_amount, expires_at_ms, " \
@@ -86,11 +88,13 @@ void payment_read_row(db_cursor *cur, struct payment *out);
 /* Append to the payment's history (the next seq). */
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
 
+/* Prefetch what payment_settle_external (settle) or payment_release will read of p. */
+int payment_resolve_prefetch(db_conn *c, const struct payment *p, bool settle);
 /* PENDING_EXTERNAL -> PAID: end the holds, post what was held plus the external part from
- * gateway clearing, book the fee. */
+ * gateway clearing, book the fee. The caller has locked p's row and seen it pending. */
 int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p,
                             const char *external_txn_id, struct svc_error *err);
-/* PENDING_EXTERNAL -> FAILED or EXPIRED: release the holds and the voucher. */
+/* PENDING_EXTERNAL -> FAILED or EXPIRED: release the holds and the voucher (p's row locked). */
 int payment_release(db_conn *c, const struct actor *a, struct payment *p, const char *status,
                     const char *reason, struct svc_error *err);
 
