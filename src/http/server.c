@@ -122,6 +122,7 @@ static bool after_job(struct http_req *req) {
   }
   if (job->status >= 0 && req->next_run) { /* a chained job: queue it */
     req->deferred_run = req->next_run;
+    req->deferred_prefetch = NULL; /* the hook was the first run's: it may prefetch a write (a key's claim) */
     req->next_run = NULL;
     req->job = (db_job){.mode = req->next_mode, .run = job_run, .done = job_done, .arg = req};
     if (db_exec_submit(req->app->exec, &req->job) == 0) return true;

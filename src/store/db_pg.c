@@ -275,6 +275,21 @@ static void drop_later(struct pg_conn *p) {
   p->begin_held = false;
 }
 
+/* A prefetched write that was sent but whose answer no one took: its effect is in the
+ * transaction while the code that asked for it never ran (db_prefetch's promise broken).
+ * COMMIT refuses such a transaction. Returns its name, or NULL. */
+static const char *unclaimed_write(const struct pg_conn *p) {
+  static const char *const writes[] = {"INSERT", "UPDATE", "DELETE"};
+  for (int i = 0; i < p->nahead; i++) {
+    const struct pg_ahead *a = &p->ahead[i];
+    if (a->q == NULL || !a->sent) continue;
+    const char *sql = a->q->sql_pg != NULL ? a->q->sql_pg : a->q->sql;
+    for (size_t w = 0; w < sizeof writes / sizeof writes[0]; w++)
+      if (strncmp(sql, writes[w], strlen(writes[w])) == 0) return db_qname(a->q);
+  }
+  return NULL;
+}
+
 /* Forget every prefetched answer and every prefetch not sent yet (the transaction ends: no
  * one will ask). The held-back writes stay, in their order. */
 static void drop_ahead(struct pg_conn *p) {
@@ -648,6 +663,15 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     p->later[p->nlater++] = (struct pg_later){.sql = TXN_SQL[op], .name = TXN_SQL[op], .expect = -1, .ahead = -1};
     p->begin_held = true;
     return DB_OK;
+  }
+  const char *unclaimed = op == DB_TXN_COMMIT ? unclaimed_write(p) : NULL;
+  if (unclaimed != NULL) {
+    db_set_errmsg(c, "%s: prefetched, written and never asked for: the transaction is rolled back", unclaimed);
+    drop_ahead(p);
+    drop_later(p);
+    PGresult *res = PQexec(p->pg, "ROLLBACK");
+    PQclear(res);
+    return DB_ERR;
   }
   /* no one will ask for them now (after a rollback to a savepoint they may no longer hold) */
   if (op == DB_TXN_COMMIT || op == DB_TXN_ROLLBACK || op == DB_TXN_ROLLBACK_TO) drop_ahead(p);

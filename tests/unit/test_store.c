@@ -538,6 +538,33 @@ static void prefetch(void **state) {
   db_close(c);
 }
 
+/* PostgreSQL: a prefetched write whose answer no one took refuses COMMIT (nothing stays) */
+static void prefetch_unclaimed_write(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  if (((struct backend *)*state)->kind != DB_POSTGRES) skip();
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_pf; CREATE TABLE t_pf (k BIGINT PRIMARY KEY, v BIGINT NOT NULL)");
+  assert_int_equal(db_begin(c), DB_OK);
+  db_val w[] = {db_int(7), db_int(70)}, k8[] = {db_int(8)};
+  assert_int_equal(db_prefetch(c, &Q_PF_INS, w, 2), DB_OK);
+  int64_t v = 0;
+  assert_int_equal(db_query_int(c, &Q_PF_GET, k8, 1, &v), DB_DONE); /* sends the prefetch */
+  assert_int_equal(db_commit(c), DB_ERR);
+  assert_non_null(strstr(db_errmsg(c), "never asked for"));
+  assert_false(db_in_transaction(c));
+  db_val k7[] = {db_int(7)};
+  assert_int_equal(db_query_int(c, &Q_PF_GET, k7, 1, &v), DB_DONE);
+  /* taken, it commits */
+  assert_int_equal(db_begin(c), DB_OK);
+  assert_int_equal(db_prefetch(c, &Q_PF_INS, w, 2), DB_OK);
+  assert_int_equal(db_query_int(c, &Q_PF_GET, k8, 1, &v), DB_DONE);
+  assert_int_equal(db_run_expect(c, &Q_PF_INS, w, 2, 1), DB_OK);
+  assert_int_equal(db_commit(c), DB_OK);
+  assert_int_equal(query_int_ok(c, &Q_PF_GET, k7, 1), 70);
+  db_close(c);
+}
+
 /* db_run_later_race: a key another transaction took is DB_BUSY (at COMMIT at the latest) */
 static void run_later_race(void **state) {
   char url[URL_LEN];
@@ -1396,6 +1423,7 @@ int main(void) {
       BOTH(run_later),
       BOTH(prefetch),
       BOTH(run_later_race),
+      {"pg_prefetch_unclaimed_write", prefetch_unclaimed_write, NULL, NULL, &B_PG},
       BOTH(exec_group_commit),
       {"sqlite_exec_checkpointer", exec_checkpointer, NULL, NULL, &B_SQLITE},
       BOTH(exec_job_rollback),
