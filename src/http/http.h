@@ -104,8 +104,8 @@ void http_defer(struct http_req *req, enum db_job_mode mode,
 /* http_defer with a prefetch hook: prefetch() names (db_prefetch) the queries run() starts
  * with; it runs before the caller's token is checked again, so that those queries and the
  * check share one round trip to the store. It runs before every run() (a job may run again
- * after DB_BUSY), and may set what run() reads in the request's context (a time, say);
- * returns DB_OK or a db_rc. */
+ * after DB_BUSY), never before a job chained after it (http_defer_next), and may set what
+ * run() reads in the request's context (a time, say); returns DB_OK or a db_rc. */
 void http_defer_prefetched(struct http_req *req, enum db_job_mode mode,
                            int (*prefetch)(db_conn *c, struct http_req *req),
                            int (*run)(db_conn *c, struct http_req *req));
