@@ -57,12 +57,16 @@ int api_money_ctx(db_conn *c, struct http_req *req, const char *merchant_id, con
   return -1;
 }
 
-/* Everything a quote reads, with the token check: one round trip. */
+/* Everything a quote or a wallet reads at *now_ms (set here), with the token check: one round trip. */
+static int wallet_read_prefetch(db_conn *c, const char *merchant_id, const char *user_id, int64_t *now_ms) {
+  *now_ms = clock_now_ms();
+  int rc = money_ctx_prefetch(c, merchant_id, user_id);
+  return rc < 0 ? rc : wallet_prefetch(c, merchant_id, user_id, *now_ms);
+}
+
 static int quote_prefetch(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
-  b->now_ms = clock_now_ms();
-  int rc = money_ctx_prefetch(c, b->merchant_id, b->user_id);
-  return rc < 0 ? rc : wallet_prefetch(c, b->merchant_id, b->user_id, b->now_ms);
+  return wallet_read_prefetch(c, b->merchant_id, b->user_id, &b->now_ms);
 }
 
 static int quote_run(db_conn *c, struct http_req *req) {
@@ -163,9 +167,7 @@ struct wallet_q {
 
 static int wallet_get_prefetch(db_conn *c, struct http_req *req) {
   struct wallet_q *q = req->ctx;
-  q->now_ms = clock_now_ms();
-  int rc = money_ctx_prefetch(c, q->merchant_id, q->user_id);
-  return rc < 0 ? rc : wallet_prefetch(c, q->merchant_id, q->user_id, q->now_ms);
+  return wallet_read_prefetch(c, q->merchant_id, q->user_id, &q->now_ms);
 }
 
 static int wallet_run(db_conn *c, struct http_req *req) {

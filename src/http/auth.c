@@ -49,8 +49,11 @@ static const db_sql q_member_version = {
     "auth_member_version",
     "SELECT token_version, status FROM members WHERE id = $1 AND merchant_id = $2", NULL};
 
-/* The query that says whether the caller's token still holds, and its arguments. */
-static const db_sql *version_query(const struct principal *p, db_val a[2], int *n) {
+/* The query that says whether the caller's token still holds, and its arguments; NULL when
+ * there is nothing to check (no token, or a development token, checked at entry). */
+static const db_sql *version_query(const struct http_req *req, db_val a[2], int *n) {
+  const struct principal *p = &req->principal;
+  if (!req->authenticated || p->token_version == 0) return NULL;
   a[0] = db_text(p->subject);
   a[1] = db_text(p->merchant_id);
   *n = p->kind == PRINCIPAL_MEMBER ? 2 : 1;
@@ -58,20 +61,19 @@ static const db_sql *version_query(const struct principal *p, db_val a[2], int *
 }
 
 int auth_prefetch(db_conn *c, const struct http_req *req) {
-  if (!req->authenticated || req->principal.token_version == 0) return DB_OK;
   db_val a[2];
   int n = 0;
-  const db_sql *q = version_query(&req->principal, a, &n);
-  return db_prefetch(c, q, a, n);
+  const db_sql *q = version_query(req, a, &n);
+  return q ? db_prefetch(c, q, a, n) : DB_OK;
 }
 
 int auth_check_current(db_conn *c, struct http_req *req) {
   const struct principal *p = &req->principal;
-  if (!req->authenticated || p->token_version == 0) return 0; /* dev tokens: checked at entry */
   db_cursor *cur = NULL;
   db_val a[2];
   int n = 0;
-  const db_sql *q = version_query(p, a, &n);
+  const db_sql *q = version_query(req, a, &n);
+  if (!q) return 0;
   int rc = db_query(c, q, a, n, &cur);
   if (rc < 0) return rc - 1;
   rc = db_step(cur);

@@ -38,6 +38,13 @@ void callback_outcome_clear(struct callback_outcome *o) {
   svc_error_clear(&o->err);
 }
 
+/* The lock of the row a callback is for (by its id's prefix), or NULL for an unknown kind. */
+static const db_sql *lock_query(const char *txn_id) {
+  if (strncmp(txn_id, "pay_", 4) == 0) return &q_lock_payment;
+  if (strncmp(txn_id, "top_", 4) == 0) return &q_lock_topup;
+  return NULL;
+}
+
 static int lock_row(db_conn *c, const db_sql *q, const char *id) {
   db_val k[] = {db_text(id)};
   db_cursor *cur = NULL;
@@ -116,7 +123,7 @@ static int on_payment(db_conn *c, const struct actor *a, const struct callback_i
   /* the member's accounts next, as every other wallet operation takes them (D22): the
    * holds end and the entry posts in one lock order */
   if (pending && (rc = ledger_lock_owner(c, p.member_id)) < 0) return rc;
-  if (strcmp(p.status, "PENDING_EXTERNAL") == 0 && p.expires_at_ms <= now_ms) {
+  if (pending && p.expires_at_ms <= now_ms) {
     /* its deadline has passed: expired, whether or not the sweep has got to it yet */
     struct svc_error e = {0};
     rc = payment_release(c, a, &p, "EXPIRED", "callback after the deadline", &e);
@@ -175,24 +182,24 @@ static int on_topup(db_conn *c, const struct actor *a, const struct callback_in 
 
 int callback_prefetch(db_conn *c, const struct callback_in *in) {
   db_val t[] = {db_text(in->txn_id)}, id[] = {db_text(in->callback_id)}, ext[] = {db_text(in->external_txn_id)};
-  bool payment = strncmp(in->txn_id, "pay_", 4) == 0, topup = strncmp(in->txn_id, "top_", 4) == 0;
+  const db_sql *lock = lock_query(in->txn_id);
   /* the row's lock first, as callback_process takes it: the reads after it see what a
    * concurrent callback for the row committed */
-  int rc = payment ? db_prefetch(c, &q_lock_payment, t, 1) : topup ? db_prefetch(c, &q_lock_topup, t, 1) : DB_OK;
+  int rc = lock ? db_prefetch(c, lock, t, 1) : DB_OK;
   if (rc >= 0) rc = db_prefetch(c, &q_by_id, id, 1);
   if (rc >= 0) rc = db_prefetch(c, &q_by_txn, ext, 1);
-  if (rc >= 0 && payment) rc = payment_load_prefetch(c, in->txn_id);
+  if (rc >= 0 && lock == &q_lock_payment) rc = payment_load_prefetch(c, in->txn_id);
   return rc < 0 ? rc : DB_OK;
 }
 
 int callback_process(db_conn *c, const struct actor *a, const struct callback_in *in,
                      int64_t now_ms, struct callback_outcome *out) {
   memset(out, 0, sizeof *out);
-  bool payment = strncmp(in->txn_id, "pay_", 4) == 0;
-  bool topup = strncmp(in->txn_id, "top_", 4) == 0;
+  const db_sql *lock = lock_query(in->txn_id);
+  bool payment = lock == &q_lock_payment, topup = lock == &q_lock_topup;
   /* lock first: a concurrent callback for the same row has then either committed (and
    * is seen below) or not started */
-  int rc = payment ? lock_row(c, &q_lock_payment, in->txn_id) : topup ? lock_row(c, &q_lock_topup, in->txn_id) : DB_OK;
+  int rc = lock ? lock_row(c, lock, in->txn_id) : DB_OK;
   if (rc < 0) return rc;
   bool other = false;
   rc = find_stored(c, &q_by_id, in->callback_id, NULL, out, &other);

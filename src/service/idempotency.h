@@ -9,8 +9,9 @@
  * refused before it writes leaves nothing to undo, D36); on PostgreSQL the claim inserts a
  * 'running' row and a concurrent duplicate waits on the key's unique index until the first
  * commits, then replays (it must not run meanwhile: refused, say for the money the first one
- * spent, it would tell the client that a payment which went through had failed). A key whose first attempt rolled back is free again. Keys are scoped per caller
- * and route, so two callers never collide. */
+ * spent, it would tell the client that a payment which went through had failed). A key whose
+ * first attempt rolled back is free again. Keys are scoped per caller and route, so two
+ * callers never collide. */
 #ifndef MPS_SERVICE_IDEMPOTENCY_H
 #define MPS_SERVICE_IDEMPOTENCY_H
 

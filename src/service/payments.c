@@ -57,12 +57,13 @@ int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const cha
   return rc;
 }
 
-/* Appends after the payment's last event; details_text is compact JSON. */
+/* What payment_event_text reads first: the payment's last event. */
 static int payment_event_prefetch(db_conn *c, const char *payment_id) {
   db_val k[] = {db_text(payment_id)};
   return db_prefetch(c, &q_event_seq, k, 1);
 }
 
+/* Appends after the payment's last event; details_text is compact JSON. */
 static int payment_event_text(db_conn *c, const char *payment_id, const char *type, const char *details_text) {
   int64_t seq = 0;
   db_val k[] = {db_text(payment_id)};

@@ -557,11 +557,15 @@ static void pg_reset(db_cursor *base) {
 
 /* Arguments copied as text into an arena at *used (of cap bytes), their offsets into off
  * (-1 for NULL). Returns false, copying nothing, when they do not fit. */
-static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args, int nargs, int *off) {
+static size_t args_size(const db_val *args, int nargs) {
   size_t need = 0;
   for (int k = 0; k < nargs; k++)
     need += args[k].type == DB_T_TEXT ? strlen(args[k].s) + 1 : args[k].type == DB_T_INT ? PG_INT_TEXT_LEN : 0;
-  if (*used + need > cap) return false;
+  return need;
+}
+
+static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args, int nargs, int *off) {
+  if (*used + args_size(args, nargs) > cap) return false;
   for (int k = 0; k < nargs; k++) {
     char buf[PG_INT_TEXT_LEN];
     const char *text = arg_text(&args[k], buf);
@@ -586,9 +590,7 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc != DB_OK) return rc;
-  size_t need = 0;
-  for (int k = 0; k < nargs; k++)
-    need += args[k].type == DB_T_TEXT ? strlen(args[k].s) + 1 : args[k].type == DB_T_INT ? PG_INT_TEXT_LEN : 0;
+  size_t need = args_size(args, nargs);
   if (need > PG_LATER_ARENA) return DB_NOT_HELD; /* too big to hold back: the caller runs it now */
   if (p->nlater == PG_LATER_MAX || p->arena_used + need > PG_LATER_ARENA) {
     rc = pg_pipeline(p, NULL, NULL); /* make room */
