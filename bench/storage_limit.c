@@ -250,13 +250,15 @@ int main(int argc, char **argv) {
          "\"seconds\":%.3f,\"requests\":%llu,\"rps\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,"
          "\"max_ms\":%.3f,\"errors\":%llu,\"store_errors\":%llu,\"refused_errors\":%llu,\"not_paid\":%llu,"
          "\"replays\":%llu,\"auth_errors\":%llu,\"queue_full\":%llu,\"write_groups\":%llu,"
-         "\"busy_retries\":%llu,\"members\":%d}\n",
+         "\"busy_retries\":%llu,\"wal_syncs\":%llu,\"writer_checkpoints\":%llu,\"members\":%d}\n",
          store, conc, secs, (unsigned long long)g.ok, (double)g.ok / secs, p50, p95, p99, pmax,
          (unsigned long long)g.errors, (unsigned long long)g.store_errors,
          (unsigned long long)g.err_kind[OUT_REFUSED], (unsigned long long)g.err_kind[OUT_NOT_PAID],
          (unsigned long long)g.err_kind[OUT_REPLAY], (unsigned long long)g.err_kind[OUT_AUTH],
          (unsigned long long)refused, (unsigned long long)groups,
-         (unsigned long long)(st1.busy_retries - st0.busy_retries), g.seed.member_count);
+         (unsigned long long)(st1.busy_retries - st0.busy_retries),
+         (unsigned long long)(st1.wal_syncs - st0.wal_syncs),
+         (unsigned long long)(st1.writer_checkpoints - st0.writer_checkpoints), g.seed.member_count);
   bench_lat_free(&g.lat);
   bench_seed_free(&g.seed);
   free(slots);

@@ -144,6 +144,8 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
         {"mps_store_wal_syncs_total", "counter",
          "fdatasync() calls of the SQLite WAL by the sync thread (each covers every commit before it).",
          st.wal_syncs},
+        {"mps_store_writer_checkpoints_total", "counter",
+         "SQLite checkpoints run by the writer so that the WAL starts over (D48).", st.writer_checkpoints},
         {"mps_store_durable_waits_total", "counter",
          "SQLite reads answered only after a sync, because they saw a commit not yet durable.",
          st.durable_waits},

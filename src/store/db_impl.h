@@ -119,5 +119,13 @@ bool db_reset_leaked_cursor(db_conn *c); /* reset a cursor a job forgot; true if
 /* SQLite: the path of the database's WAL file into out; -1 on another engine, for an
  * in-memory database or when out is too small. */
 int db_sqlite_wal_path(db_conn *c, char *out, size_t out_len);
+/* SQLite: stop checkpointing inside this connection's COMMIT (SQLite's automatic checkpoint)
+ * and count instead the frames in the WAL after each of its commits (db_sqlite_wal_frames;
+ * 0 before the first). -1 on another engine. */
+int db_sqlite_wal_watch(db_conn *c);
+int db_sqlite_wal_frames(db_conn *c);
+/* SQLite: sync the database file through the connection's own descriptor of it (never one of
+ * ours: closing any descriptor of the file drops this process's locks on it). 0, or -1. */
+int db_sqlite_sync_db_file(db_conn *c);
 
 #endif

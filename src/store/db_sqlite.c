@@ -45,6 +45,7 @@ struct sq_conn {
   struct sq_cursor cursor;
   sqlite3_stmt *txn[DB_TXN_COUNT];
   char version[64];
+  int wal_frames; /* frames in the WAL after the last commit, once db_sqlite_wal_watch ran */
 };
 
 static const char *const TXN_SQL[DB_TXN_COUNT] = {
@@ -320,6 +321,32 @@ static const struct db_ops SQ_OPS = {
     .reconnect = sq_reconnect,
     .server_version = sq_server_version,
 };
+
+static int sq_wal_hook(void *arg, sqlite3 *db, const char *name, int frames) {
+  (void)db;
+  (void)name;
+  ((struct sq_conn *)arg)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+int db_sqlite_wal_watch(db_conn *c) {
+  if (c->ops != &SQ_OPS) return -1;
+  struct sq_conn *s = (struct sq_conn *)c;
+  (void)sqlite3_wal_hook(s->db, sq_wal_hook, s); /* replaces the automatic checkpoint's hook */
+  return 0;
+}
+
+int db_sqlite_wal_frames(db_conn *c) {
+  return c->ops == &SQ_OPS ? ((struct sq_conn *)c)->wal_frames : 0;
+}
+
+int db_sqlite_sync_db_file(db_conn *c) {
+  if (c->ops != &SQ_OPS) return -1;
+  sqlite3_file *f = NULL;
+  int rc = sqlite3_file_control(((struct sq_conn *)c)->db, "main", SQLITE_FCNTL_FILE_POINTER, &f);
+  if (rc != SQLITE_OK || f == NULL || f->pMethods == NULL) return -1;
+  return f->pMethods->xSync(f, SQLITE_SYNC_NORMAL) == SQLITE_OK ? 0 : -1;
+}
 
 int db_sqlite_wal_path(db_conn *c, char *out, size_t out_len) {
   if (c->ops != &SQ_OPS) return -1;

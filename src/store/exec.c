@@ -5,11 +5,12 @@
  * SQLite also has a checkpointer thread with a connection of its own. It copies the WAL
  * back into the database ahead of the writer (PASSIVE: it never blocks the writer or the
  * readers) every EXEC_CKPT_GROUPS group commits, or within EXEC_CKPT_IDLE_MS after the last
- * one. The writer keeps SQLite's automatic checkpoint (every 1000 WAL pages, inside its
- * COMMIT), which then finds little left to copy: only a checkpoint that ends while no commit
- * happens lets the next write start the WAL over, and only the writer can be sure of that
- * (with the writer never checkpointing, a busy server's WAL grew without bound: 1 GB in 20 s).
- * Under load the automatic checkpoint had been about a tenth of the writer's time.
+ * one. Only a checkpoint that ends while no commit happens lets the next write start the WAL
+ * over, and only the writer can be sure of that (with the writer never checkpointing, a busy
+ * server's WAL grew without bound: 1 GB in 20 s); so once the WAL holds wal_restart_frames
+ * frames the writer checkpoints too, after the checkpointer's last
+ * pass (writer_checkpoint). SQLite's own automatic checkpoint is off on the writer: inside
+ * every COMMIT past 1000 frames, it copied more than the checkpointer thread did.
  * SQLite's writer commits with synchronous=NORMAL and a sync thread makes the WAL durable
  * before any reply (syncer_main, store/wal_sync.h): the writer had spent four tenths of its
  * time waiting in fdatasync() at COMMIT.
@@ -32,6 +33,7 @@
 #define EXEC_MAX_LENT 64       /* inline_readers at most */
 #define EXEC_CKPT_GROUPS 8    /* group commits between background checkpoints */
 #define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
+#define EXEC_WAL_RESTART_FRAMES 16384 /* default wal_restart_frames: a WAL of about 70 MB */
 
 struct job_queue {
   db_job *head;
@@ -59,6 +61,7 @@ struct db_exec {
   struct job_queue readq;  /* SQLite: READ jobs */
   size_t queue_max;
   int batch_max;
+  int wal_restart_frames; /* SQLite */
   bool stopping;
   struct db_exec_stats stats; /* under mu; queue_depth computed on read */
   struct worker *workers;
@@ -66,6 +69,8 @@ struct db_exec {
   /* SQLite checkpointer (under mu: the counters) */
   pthread_cond_t ckpt_cv;     /* monotonic clock */
   uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
+  bool restart_wanted;        /* the writer waits for a pass before it checkpoints itself */
+  bool restart_ready;         /* that pass is done: little is left for the writer to copy */
   db_conn *ckpt_conn;
   pthread_t ckpt_thread;
   bool ckpt_started;
@@ -160,7 +165,8 @@ static void count_run(struct db_exec *ex, uint64_t busy, uint64_t reruns, bool g
   ex->stats.busy_retries += busy;
   ex->stats.group_reruns += reruns;
   if (group) ex->stats.write_groups++;
-  if (group && ex->stats.write_groups - ex->ckpt_groups >= EXEC_CKPT_GROUPS) pthread_cond_signal(&ex->ckpt_cv);
+  if (group && ex->stats.write_groups - ex->ckpt_groups >= EXEC_CKPT_GROUPS)
+    pthread_cond_signal(&ex->ckpt_cv);
 }
 
 /* Under mu: jobs that are final (counted as done). */
@@ -352,11 +358,47 @@ static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
 
 /* ---- threads ------------------------------------------------------------------------ */
 
+/* SQLite: the writer's own checkpoint, once the WAL holds wal_restart_frames frames.
+ * Only a checkpoint that ends while no commit happens lets the next write start the WAL over,
+ * and only the writer can be sure of that. It runs after a group was handed to the sync
+ * thread (its clients wait for their sync, not for this) and right after a pass of the
+ * checkpointer thread, asked for first, so that it copies only a group or two; but it
+ * still syncs the WAL and the database file, and the next group waits for that. So the WAL
+ * starts over seldom: SQLite's own automatic checkpoint, inside COMMIT every 1000 frames,
+ * had copied more than the checkpointer thread and held the writer for about 40 ms each
+ * time. One that cannot finish (a reader still on older frames) is tried again only after a
+ * quarter of the limit more. */
+static void writer_checkpoint(struct db_exec *ex, db_conn *c, int *tried_at) {
+  int frames = db_sqlite_wal_frames(c);
+  int limit = ex->wal_restart_frames;
+  if (frames < limit) {
+    *tried_at = 0;
+    return;
+  }
+  if (*tried_at != 0 && frames < *tried_at + limit / 4) return;
+  lock(&ex->mu);
+  bool ready = ex->restart_ready || frames >= 2 * limit;
+  if (!ready && !ex->restart_wanted) {
+    ex->restart_wanted = true;
+    pthread_cond_signal(&ex->ckpt_cv);
+  }
+  if (ready) {
+    ex->restart_ready = false;
+    ex->stats.writer_checkpoints++;
+  }
+  unlock(&ex->mu);
+  if (!ready) return;
+  *tried_at = frames;
+  if (db_exec_script(c, "PRAGMA wal_checkpoint(PASSIVE)") != DB_OK)
+    fprintf(stderr, "store: writer checkpoint: %s\n", db_errmsg(c)); /* tried again later */
+}
+
 static void *writer_main(void *arg) {
   struct worker *w = arg;
   struct db_exec *ex = w->ex;
   db_job **batch = w->batch;
   assert(batch != NULL);
+  int tried_at = 0; /* WAL frames at the writer's last checkpoint that did not restart it */
   for (;;) { /* until stopped and drained */
     lock(&ex->mu);
     if (!wait_for_work(ex, &ex->workq, &ex->work_cv)) {
@@ -367,6 +409,7 @@ static void *writer_main(void *arg) {
     while (n < ex->batch_max && ex->workq.len > 0) batch[n++] = queue_pop(&ex->workq);
     unlock(&ex->mu);
     writer_group(ex, w->conn, batch, n);
+    if (ex->sync_started) writer_checkpoint(ex, w->conn, &tried_at);
   }
   return NULL;
 }
@@ -442,7 +485,7 @@ static int start_syncer(db_exec *ex, char *err, size_t err_len) {
     db_fmt_err(err, err_len, "sqlite: cannot find the WAL file of the database");
     return -1;
   }
-  if (db_exec_script(writer, "PRAGMA synchronous=NORMAL") != DB_OK) {
+  if (db_exec_script(writer, "PRAGMA synchronous=NORMAL") != DB_OK || db_sqlite_wal_watch(writer) != 0) {
     db_fmt_err(err, err_len, "sqlite: %s", db_errmsg(writer));
     return -1;
   }
@@ -470,17 +513,29 @@ static void *checkpointer_main(void *arg) {
       until.tv_sec++;
       until.tv_nsec -= 1000000000L;
     }
-    while (!ex->stopping && ex->stats.write_groups - ex->ckpt_groups < EXEC_CKPT_GROUPS) {
+    while (!ex->stopping && !ex->restart_wanted &&
+           ex->stats.write_groups - ex->ckpt_groups < EXEC_CKPT_GROUPS) {
       rc = pthread_cond_timedwait(&ex->ckpt_cv, &ex->mu, &until);
       assert(rc == 0 || rc == ETIMEDOUT);
       if (rc == ETIMEDOUT) break;
     }
-    bool stop = ex->stopping, due = ex->stats.write_groups != ex->ckpt_groups;
+    bool stop = ex->stopping, wanted = ex->restart_wanted;
+    bool due = wanted || ex->stats.write_groups != ex->ckpt_groups;
     ex->ckpt_groups = ex->stats.write_groups;
     unlock(&ex->mu);
     if (stop) break; /* closing the last connection checkpoints the rest */
     if (due && db_exec_script(ex->ckpt_conn, "PRAGMA wal_checkpoint(PASSIVE)") != DB_OK)
       fprintf(stderr, "store: checkpoint: %s\n", db_errmsg(ex->ckpt_conn)); /* the next one retries */
+    if (wanted) { /* the writer's checkpoint now has little to copy, and its sync little to write */
+      if (db_sqlite_sync_db_file(ex->ckpt_conn) != 0) { /* fatal, as in syncer_main */
+        fprintf(stderr, "store: fatal: cannot sync the database file after a checkpoint; stopping\n");
+        abort();
+      }
+      lock(&ex->mu); /* ready after a failed pass too: the writer's own checkpoint copies more */
+      ex->restart_wanted = false;
+      ex->restart_ready = true;
+      unlock(&ex->mu);
+    }
   }
   return NULL;
 }
@@ -514,6 +569,11 @@ static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, 
   }
   if (kind == DB_SQLITE && !in_range(cfg->batch_max, 1, 1024)) {
     db_fmt_err(err, err_len, "batch_max %d is outside 1..1024", cfg->batch_max);
+    return -1;
+  }
+  if (cfg->wal_restart_frames != 0 && !in_range(cfg->wal_restart_frames, 64, 1 << 20)) {
+    db_fmt_err(err, err_len, "wal_restart_frames %d is outside 64..%d (0: %d)", cfg->wal_restart_frames,
+               1 << 20, EXEC_WAL_RESTART_FRAMES);
     return -1;
   }
   if (!in_range(cfg->inline_readers, 0, EXEC_MAX_LENT)) {
@@ -644,6 +704,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->before_sync = cfg->before_sync;
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
+  ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
   ex->nworkers = kind == DB_SQLITE ? 1 + cfg->readers : cfg->pool_size;
   ex->workers = calloc((size_t)ex->nworkers, sizeof *ex->workers);
   if (ex->workers == NULL) {

@@ -59,6 +59,8 @@ struct db_exec_config {
   int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
   int inline_readers;     /* SQLite: read connections lent to db_exec_run_inline (0..64; 0 = none) */
+  int wal_restart_frames; /* SQLite: the writer lets the WAL start over past this many frames
+                             (64..1048576; 0 = 16384, about 70 MB) */
   void (*before_sync)(void *arg); /* tests: the SQLite sync thread calls it before each sync */
   void *before_sync_arg;
 };
@@ -71,6 +73,7 @@ struct db_exec_stats {
   uint64_t busy_retries;
   uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
   uint64_t wal_syncs;       /* SQLite fdatasync() calls of the WAL by the sync thread */
+  uint64_t writer_checkpoints; /* SQLite checkpoints run by the writer (the WAL had grown long) */
   uint64_t durable_waits;   /* SQLite READ jobs answered only after a sync (they saw a commit not yet synced) */
   uint64_t queue_depth;     /* jobs waiting now */
   uint64_t rejected;        /* submits refused (queue full or stopping) */

@@ -219,6 +219,7 @@ describe(`HTTP platform (${STORE})`, () => {
       assert.match(t, /^mps_store_group_reruns_total \d+$/m);
       assert.match(t, /^mps_store_jobs_inline_total \d+$/m);
       assert.match(t, /^mps_store_wal_syncs_total \d+$/m);
+      assert.match(t, /^mps_store_writer_checkpoints_total \d+$/m);
       assert.match(t, /^mps_store_durable_waits_total \d+$/m);
       assert.match(t, /^mps_build_info\{[^}]*\} 1/m);
     });
