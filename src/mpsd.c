@@ -66,6 +66,7 @@ static int serve(struct app *app) {
   struct db_exec_config ec = {.url = app->cfg.db_url, .readers = app->cfg.db_readers,
                               .pool_size = app->cfg.db_pool_size,
                               .batch_max = app->cfg.db_batch_max,
+                              .wal_restart_frames = app->cfg.db_wal_frames,
                               .queue_max = app->cfg.db_queue_max,
                               .inline_readers = app->cfg.http_threads}; /* one per HTTP thread */
   app->exec = db_exec_start(&ec, err, sizeof err);

@@ -60,6 +60,8 @@ static const struct opt opts[] = {
      "PostgreSQL: connections (one thread each)."},
     {"db-batch-max", "MPS_DB_BATCH_MAX", OPT_INT, S(db_batch_max), "64", 1, 1024, NULL, SRV,
      "SQLite: most write jobs committed together in one group transaction (one fsync)."},
+    {"db-wal-frames", "MPS_DB_WAL_FRAMES", OPT_INT, S(db_wal_frames), "16384", 64, 1048576, NULL, SRV,
+     "SQLite: WAL pages (4 KB each) before the writer lets the WAL start over (D48)."},
     {"db-queue-max", "MPS_DB_QUEUE_MAX", OPT_INT, S(db_queue_max), "10000", 1, 1000000, NULL, SRV,
      "Most store jobs waiting; beyond it requests get 503 OVERLOADED."},
     {"log-level", "MPS_LOG_LEVEL", OPT_ENUM, S(log_level), "info", 0, 0, "debug|info|warn|error",

@@ -24,6 +24,7 @@ struct mps_config {
   int db_readers;
   int db_pool_size;
   int db_batch_max;
+  int db_wal_frames;
   int db_queue_max;
   int log_level; /* enum log_level */
   char jwt_secret[256];
