@@ -8,9 +8,9 @@
  * one. Only a checkpoint that ends while no commit happens lets the next write start the WAL
  * over, and only the writer can be sure of that (with the writer never checkpointing, a busy
  * server's WAL grew without bound: 1 GB in 20 s); so once the WAL holds wal_restart_frames
- * frames the writer checkpoints too, after the checkpointer's last
- * pass (writer_checkpoint). SQLite's own automatic checkpoint is off on the writer: inside
- * every COMMIT past 1000 frames, it copied more than the checkpointer thread did.
+ * frames the writer checkpoints too, right after a pass of the checkpointer thread
+ * (writer_checkpoint, D48). SQLite's own automatic checkpoint is off on the writer: inside
+ * every COMMIT past 1000 frames, it had copied more than the checkpointer thread did.
  * SQLite's writer commits with synchronous=NORMAL and a sync thread makes the WAL durable
  * before any reply (syncer_main, store/wal_sync.h): the writer had spent four tenths of its
  * time waiting in fdatasync() at COMMIT.
