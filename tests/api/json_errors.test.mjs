@@ -141,6 +141,12 @@ describe(`JSON body errors on POST /admin/merchants (${STORE})`, () => {
     assert.equal(b.error.details.max_body_bytes, 1048576);
   });
 
+  it('12 KB of request headers and a body of 1,000,000 bytes still arrive whole (16 KiB of connection memory, D49)', async () => {
+    const r = await post(JSON.stringify({ ...GOOD, id: 'm_long', name: 'x'.repeat(1_000_000) }),
+      { headers: { 'X-Padding': 'p'.repeat(12_000) } });
+    await fieldError(r, 'name'); // parsed to the end: too long a name, not a cut body or a 431
+  });
+
   it('a 2 MB chunked body → 413 PAYLOAD_TOO_LARGE', async () => {
     const chunk = 'y'.repeat(64 * 1024);
     const parts = [`POST /admin/merchants HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer ${admin}\r\n` +
