@@ -4,7 +4,9 @@
  * name), mid (merchant scope, "" for platform staff), tv (the subject's token version:
  * rotating a password bumps it, so older tokens stop working; 0 marks a development
  * mock-login token), iat, exp. Verification demands alg HS256 exactly, a valid signature,
- * an unexpired exp and a known kind/role; anything else is UNAUTHORIZED. */
+ * an unexpired exp and a known kind/role; anything else is UNAUTHORIZED. Each thread remembers
+ * the last tokens it verified (256 slots, with their secret): the same token is then only
+ * checked for expiry again (token.c). */
 #ifndef MPS_COMMON_TOKEN_H
 #define MPS_COMMON_TOKEN_H
 

@@ -16,6 +16,67 @@
 #include "common/ids.h"
 #include "common/log.h"
 #include "common/sha256.h"
+#include "common/token.h"
+
+/* Tokens: a verified token is remembered per thread (token.c), so every check here runs
+ * twice, the second time answered from that memory; it must give the same verdicts. */
+static const char SECRET_A[] = "0123456789abcdef0123456789abcdef-a";
+static const char SECRET_B[] = "0123456789abcdef0123456789abcdef-b";
+
+static void issue_ok(const char *secret, int64_t now_ms, int64_t ttl_s, char *out, size_t len) {
+  struct principal p = {.kind = PRINCIPAL_MERCHANT, .role = role_find(PRINCIPAL_MERCHANT, "clerk"),
+                        .token_version = 3};
+  snprintf(p.subject, sizeof p.subject, "usr_1");
+  snprintf(p.merchant_id, sizeof p.merchant_id, "m_1");
+  assert_non_null(p.role);
+  assert_int_equal(token_issue(&p, secret, now_ms, ttl_s, out, len), 0);
+}
+
+static void tokens_verify_and_remember(void **state) {
+  (void)state;
+  const int64_t now = 1800000000000;
+  char tok[TOKEN_MAX_LEN];
+  issue_ok(SECRET_A, now, 60, tok, sizeof tok);
+  for (int round = 0; round < 2; round++) {
+    struct principal p;
+    const char *why = NULL;
+    assert_int_equal(token_verify(tok, SECRET_A, now, &p, &why), 0);
+    assert_int_equal(p.kind, PRINCIPAL_MERCHANT);
+    assert_string_equal(p.subject, "usr_1");
+    assert_string_equal(p.merchant_id, "m_1");
+    assert_string_equal(p.role->name, "clerk");
+    assert_int_equal(p.token_version, 3);
+    assert_int_equal(p.expires_at_ms, (now / 1000 + 60) * 1000);
+    /* another secret: refused, remembered or not */
+    assert_int_equal(token_verify(tok, SECRET_B, now, &p, &why), -1);
+    assert_string_equal(why, "bad signature or malformed token");
+    /* one byte of the signature changed */
+    char bad[TOKEN_MAX_LEN];
+    snprintf(bad, sizeof bad, "%s", tok);
+    size_t n = strlen(bad);
+    bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+    assert_int_equal(token_verify(bad, SECRET_A, now, &p, &why), -1);
+    /* a prefix of it */
+    bad[n - 2] = tok[n - 2];
+    bad[n - 1] = '\0';
+    assert_int_equal(token_verify(bad, SECRET_A, now, &p, &why), -1);
+    assert_int_equal(token_verify("", SECRET_A, now, &p, &why), -1);
+    assert_int_equal(token_verify(tok, SECRET_A, now, &p, &why), 0); /* back to secret A */
+  }
+  /* expiry is checked again on every use: a remembered token expires too */
+  struct principal p;
+  const char *why = NULL;
+  assert_int_equal(token_verify(tok, SECRET_A, now + 59000, &p, &why), 0);
+  assert_int_equal(token_verify(tok, SECRET_A, now + 60000, &p, &why), -1);
+  assert_string_equal(why, "expired");
+  assert_int_equal(token_verify(tok, SECRET_A, now + 60000, &p, &why), -1);
+  assert_string_equal(why, "expired");
+  /* many tokens: more than the thread remembers, every one still verifies */
+  static char many[600][TOKEN_MAX_LEN];
+  for (int i = 0; i < 600; i++) issue_ok(SECRET_A, now + i * 1000, 3600, many[i], sizeof many[i]);
+  for (int pass = 0; pass < 2; pass++)
+    for (int i = 0; i < 600; i++) assert_int_equal(token_verify(many[i], SECRET_A, now + 600000, &p, &why), 0);
+}
 
 /* SHA-256 of length-prefixed parts: OpenSSL's answer equals libsodium's for the same bytes
  * (the hashes stored before the switch still verify), and known vectors. */
@@ -227,7 +288,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(sha256_parts_match_libsodium),
       cmocka_unit_test(ids_are_prefixed_ordered_unique), cmocka_unit_test(ids_refuse_small_buffers),
-      cmocka_unit_test(ids_encode_known_values),
+      cmocka_unit_test(ids_encode_known_values),         cmocka_unit_test(tokens_verify_and_remember),
       cmocka_unit_test(rfc3339),                         cmocka_unit_test(json_escaping),
       cmocka_unit_test(error_registry),                  cmocka_unit_test(config_defaults_and_flags),
       cmocka_unit_test(config_rejects_bad_values),       cmocka_unit_test(config_production_needs_secret),
