@@ -12,24 +12,64 @@
 #include "http/server.h"
 #include "service/payments.h"
 
-static json_t *buckets_json(const struct wallet_balances *b) {
-  return json_pack("{s:I, s:I, s:I}", "principal", (json_int_t)b->principal, "bonus", (json_int_t)b->bonus,
-                   "silver", (json_int_t)b->silver);
+/* The replies of the read endpoints as text straight away (as the payment's own): building a
+ * jansson tree and dumping it had been a tenth of a read's CPU. Keys in the order jansson kept. */
+static void buckets_text(struct json_text *t, const char *key, const struct wallet_balances *b) {
+  json_text_open(t, key);
+  json_text_int(t, "principal", b->principal);
+  json_text_int(t, "bonus", b->bonus);
+  json_text_int(t, "silver", b->silver);
+  json_text_close(t);
 }
 
-static json_t *voucher_json(const struct wallet_voucher *v) {
-  return json_pack("{s:s, s:I, s:I, s:I, s:s}", "id", v->id, "value", (json_int_t)v->value, "minSpend",
-                   (json_int_t)v->min_spend, "expiresAtMs", (json_int_t)v->expires_at_ms, "status", v->status);
+static void voucher_text(struct json_text *t, const char *key, const struct wallet_voucher *v) {
+  json_text_open(t, key);
+  json_text_str(t, "id", v->id);
+  json_text_int(t, "value", v->value);
+  json_text_int(t, "minSpend", v->min_spend);
+  json_text_int(t, "expiresAtMs", v->expires_at_ms);
+  json_text_str(t, "status", v->status);
+  json_text_close(t);
 }
 
-static json_t *quote_json(int64_t order, const struct quote *q, const struct wallet_view *w) {
+static char *quote_text(int64_t order, const struct quote *q, const struct wallet_view *w,
+                        const char *currency, size_t *len) {
   const struct deduction *d = &q->deduction;
-  return json_pack("{s:I, s:o, s:{s:I, s:I, s:I, s:I, s:I}, s:I, s:o}", "orderAmount", (json_int_t)order,
-                   "selectedVoucher", q->selected_voucher >= 0 ? voucher_json(&w->vouchers[q->selected_voucher]) : json_null(),
-                   "deduction", "voucher", (json_int_t)d->voucher, "bonus", (json_int_t)d->bonus,
-                   "principal", (json_int_t)d->principal, "silver", (json_int_t)d->silver,
-                   "external", (json_int_t)d->external, "payable", (json_int_t)q->payable,
-                   "remainingWallet", buckets_json(&q->remaining));
+  struct json_text t;
+  json_text_init(&t);
+  json_text_open(&t, NULL);
+  json_text_int(&t, "orderAmount", order);
+  if (q->selected_voucher >= 0) voucher_text(&t, "selectedVoucher", &w->vouchers[q->selected_voucher]);
+  else json_text_str(&t, "selectedVoucher", NULL);
+  json_text_open(&t, "deduction");
+  json_text_int(&t, "voucher", d->voucher);
+  json_text_int(&t, "bonus", d->bonus);
+  json_text_int(&t, "principal", d->principal);
+  json_text_int(&t, "silver", d->silver);
+  json_text_int(&t, "external", d->external);
+  json_text_close(&t);
+  json_text_int(&t, "payable", q->payable);
+  buckets_text(&t, "remainingWallet", &q->remaining);
+  json_text_str(&t, "currency", currency);
+  json_text_close(&t);
+  return json_text_finish(&t, len);
+}
+
+static char *wallet_text(const struct money_ctx *m, const struct wallet_view *w, size_t *len) {
+  struct json_text t;
+  json_text_init(&t);
+  json_text_open(&t, NULL);
+  json_text_str(&t, "merchantId", m->merchant_id);
+  json_text_str(&t, "userId", m->member_id);
+  json_text_str(&t, "currency", m->currency);
+  buckets_text(&t, "balance", &w->balance);
+  buckets_text(&t, "held", &w->held);
+  buckets_text(&t, "available", &w->available);
+  json_text_array(&t, "vouchers");
+  for (int i = 0; i < w->voucher_count; i++) voucher_text(&t, NULL, &w->vouchers[i]);
+  json_text_close(&t);
+  json_text_close(&t);
+  return json_text_finish(&t, len);
 }
 
 struct pay_body {
@@ -78,9 +118,9 @@ static int quote_run(db_conn *c, struct http_req *req) {
   struct quote q;
   int rc = payment_quote(c, &m, b->order_amount, b->now_ms, &w, &q);
   if (rc < 0) return rc;
-  json_t *body = quote_json(b->order_amount, &q, &w);
-  json_object_set_new(body, "currency", json_string(m.currency));
-  http_reply_json(req, 200, body);
+  size_t len = 0;
+  char *text = quote_text(b->order_amount, &q, &w, m.currency, &len);
+  http_reply_json_text(req, 200, text, len);
   return DB_JOB_COMMIT;
 }
 
@@ -178,12 +218,9 @@ static int wallet_run(db_conn *c, struct http_req *req) {
   struct wallet_view w;
   int rc = wallet_load(c, &m, q->now_ms, &w);
   if (rc < 0) return rc;
-  json_t *vouchers = json_array();
-  for (int i = 0; i < w.voucher_count; i++) json_array_append_new(vouchers, voucher_json(&w.vouchers[i]));
-  http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "merchantId", m.merchant_id,
-                                      "userId", m.member_id, "currency", m.currency, "balance", buckets_json(&w.balance),
-                                      "held", buckets_json(&w.held), "available", buckets_json(&w.available),
-                                      "vouchers", vouchers));
+  size_t len = 0;
+  char *text = wallet_text(&m, &w, &len);
+  http_reply_json_text(req, 200, text, len);
   return DB_JOB_COMMIT;
 }
 
