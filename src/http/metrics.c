@@ -121,6 +121,28 @@ static void render_routes(struct buf *b) {
   }
 }
 
+/* The store's stages (exec.h): queue, run, durable, sync. */
+static void render_stages(struct buf *b, const struct db_exec_stats *st) {
+  emit(b, "# HELP mps_store_stage_seconds Time of a store stage: queue (submit to a store thread), run "
+          "(a transaction up to its COMMIT; a SQLite group once), durable (a SQLite commit to its sync), "
+          "sync (one fdatasync of the SQLite WAL).\n"
+          "# TYPE mps_store_stage_seconds histogram\n");
+  for (int s = 0; s < DB_STAGE_COUNT; s++) {
+    const struct db_exec_hist *h = &st->stage[s];
+    const char *name = DB_EXEC_STAGE_NAMES[s];
+    uint64_t cum = 0;
+    for (int i = 0; i < DB_EXEC_HIST_BUCKETS; i++) {
+      cum += h->buckets[i];
+      emit(b, "mps_store_stage_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", name,
+           (double)DB_EXEC_HIST_US[i] / 1e6, (unsigned long long)cum);
+    }
+    cum += h->buckets[DB_EXEC_HIST_BUCKETS];
+    emit(b, "mps_store_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    emit(b, "mps_store_stage_seconds_sum{stage=\"%s\"} %.6f\n", name, (double)h->sum_us / 1e6);
+    emit(b, "mps_store_stage_seconds_count{stage=\"%s\"} %llu\n", name, (unsigned long long)h->count);
+  }
+}
+
 char *metrics_render(struct db_exec *ex, size_t *len) {
   struct buf b = {.p = malloc(8192), .cap = 8192};
   if (!b.p) return NULL;
@@ -157,6 +179,7 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
       emit(&b, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", store[i].name, store[i].help, store[i].name,
            store[i].type, store[i].name, (unsigned long long)store[i].value);
     }
+    render_stages(&b, &st);
   }
   emit(&b, "# HELP mps_build_info Version and revision of this mpsd.\n"
            "# TYPE mps_build_info gauge\nmps_build_info{version=\"%s\",revision=\"%s\"} 1\n",

@@ -101,6 +101,21 @@ static int64_t now_ns(void) {
 }
 
 /* pthread calls on valid, initialised objects only fail on programming errors. */
+const int64_t DB_EXEC_HIST_US[DB_EXEC_HIST_BUCKETS] = {100,   250,   500,    1000,   2500,   5000,
+                                                      10000, 25000, 50000, 100000, 250000, 1000000};
+const char *const DB_EXEC_STAGE_NAMES[DB_STAGE_COUNT] = {"queue", "run", "durable", "sync"};
+
+/* Under mu. */
+static void observe(struct db_exec *ex, enum db_exec_stage stage, int64_t ns) {
+  struct db_exec_hist *h = &ex->stats.stage[stage];
+  int64_t us = ns > 0 ? ns / 1000 : 0;
+  int b = 0;
+  while (b < DB_EXEC_HIST_BUCKETS && us > DB_EXEC_HIST_US[b]) b++;
+  h->buckets[b]++;
+  h->count++;
+  h->sum_us += (uint64_t)us;
+}
+
 static void lock(pthread_mutex_t *mu) {
   int rc = pthread_mutex_lock(mu);
   assert(rc == 0);
@@ -160,8 +175,10 @@ static int run_job(db_conn *c, db_job *job) {
   return r;
 }
 
-/* Under mu: the counters of a finished run (a group, or one job when group is false). */
-static void count_run(struct db_exec *ex, uint64_t busy, uint64_t reruns, bool group) {
+/* Under mu: the counters of a finished run (a group, or one job when group is false) that
+ * took run_ns. */
+static void count_run(struct db_exec *ex, uint64_t busy, uint64_t reruns, bool group, int64_t run_ns) {
+  observe(ex, DB_STAGE_RUN, run_ns);
   ex->stats.busy_retries += busy;
   ex->stats.group_reruns += reruns;
   if (group) ex->stats.write_groups++;
@@ -182,9 +199,9 @@ static void call_done(db_job *const *jobs, int n) {
 }
 
 static void finish_jobs(struct db_exec *ex, db_job **jobs, int n, uint64_t busy, uint64_t reruns,
-                        bool group) {
+                        bool group, int64_t run_ns) {
   lock(&ex->mu);
-  count_run(ex, busy, reruns, group);
+  count_run(ex, busy, reruns, group, run_ns);
   count_done(ex, jobs, n);
   unlock(&ex->mu);
   call_done(jobs, n);
@@ -196,11 +213,13 @@ static bool must_wait_sync(const struct db_exec *ex) {
   return ex->sync_started && ex->commits_durable < ex->commits_written;
 }
 
-/* Under mu: queue a job for the sync thread; done() runs once commit `seq` is durable. */
-static void wait_sync(struct db_exec *ex, db_job *job, uint64_t seq) {
+/* Under mu: queue a job that finished at `now` for the sync thread; done() runs once commit
+ * `seq` is durable. */
+static void wait_sync(struct db_exec *ex, db_job *job, uint64_t seq, int64_t now) {
   assert(seq <= ex->commits_written);
   assert(ex->syncq.tail == NULL || ex->syncq.tail->durable_seq <= seq); /* kept in order */
   job->durable_seq = seq;
+  job->committed_ns = now;
   queue_push(&ex->syncq, job);
   pthread_cond_signal(&ex->sync_cv);
 }
@@ -209,7 +228,7 @@ static void wait_sync(struct db_exec *ex, db_job *job, uint64_t seq) {
  * is durable (wait), or one answered now. */
 static void answer_or_wait(struct db_exec *ex, db_job *job, bool wait) {
   if (wait) {
-    wait_sync(ex, job, ex->commits_written); /* >= anything it read: keeps syncq in order */
+    wait_sync(ex, job, ex->commits_written, now_ns()); /* >= anything it read: keeps syncq in order */
     unlock(&ex->mu);
     return;
   }
@@ -219,9 +238,9 @@ static void answer_or_wait(struct db_exec *ex, db_job *job, bool wait) {
 }
 
 /* A finished READ job of a reader thread: answered now, or after the next sync. */
-static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy) {
+static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy, int64_t run_ns) {
   lock(&ex->mu);
-  count_run(ex, busy, 0, false);
+  count_run(ex, busy, 0, false, run_ns);
   bool wait = must_wait_sync(ex);
   if (wait) ex->stats.durable_waits++;
   answer_or_wait(ex, job, wait);
@@ -325,6 +344,7 @@ static int writer_try_group(db_conn *c, db_job **jobs, int n, bool savepoints, u
 static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
   uint64_t busy = 0, undone = 0;
   bool savepoints = false, committed = false;
+  int64_t start = now_ns();
   for (int attempt = 0; attempt <= EXEC_BUSY_RETRIES; attempt++) {
     int rc = writer_try_group(c, jobs, n, savepoints, &busy);
     if (rc == DB_OK) {
@@ -345,14 +365,15 @@ static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
     }
     busy++;
   }
+  int64_t end = now_ns();
   if (!ex->sync_started || !committed) { /* a failed group wrote nothing: answer now */
-    finish_jobs(ex, jobs, n, busy, undone, true);
+    finish_jobs(ex, jobs, n, busy, undone, true, end - start);
     return;
   }
   lock(&ex->mu); /* committed, not yet durable: the sync thread answers */
-  count_run(ex, busy, undone, true);
+  count_run(ex, busy, undone, true, end - start);
   uint64_t seq = ++ex->commits_written;
-  for (int i = 0; i < n; i++) wait_sync(ex, jobs[i], seq);
+  for (int i = 0; i < n; i++) wait_sync(ex, jobs[i], seq, end);
   unlock(&ex->mu);
 }
 
@@ -406,7 +427,12 @@ static void *writer_main(void *arg) {
       break;
     }
     int n = 0; /* whatever is queued now: the group grows while the last COMMIT syncs */
-    while (n < ex->batch_max && ex->workq.len > 0) batch[n++] = queue_pop(&ex->workq);
+    int64_t now = now_ns();
+    while (n < ex->batch_max && ex->workq.len > 0) {
+      batch[n] = queue_pop(&ex->workq);
+      observe(ex, DB_STAGE_QUEUE, now - batch[n]->enqueued_ns);
+      n++;
+    }
     unlock(&ex->mu);
     writer_group(ex, w->conn, batch, n);
     if (ex->sync_started) writer_checkpoint(ex, w->conn, &tried_at);
@@ -427,11 +453,14 @@ static void *single_main(void *arg) {
       break;
     }
     db_job *job = queue_pop(q);
+    int64_t start = now_ns();
+    observe(ex, DB_STAGE_QUEUE, start - job->enqueued_ns);
     unlock(&ex->mu);
     uint64_t busy = 0;
     job->status = run_own_txn(w->conn, job, &busy);
-    if (w->role == W_READER) finish_read(ex, job, busy);
-    else finish_jobs(ex, &job, 1, busy, 0, false);
+    int64_t run_ns = now_ns() - start;
+    if (w->role == W_READER) finish_read(ex, job, busy, run_ns);
+    else finish_jobs(ex, &job, 1, busy, 0, false, run_ns);
   }
   return NULL;
 }
@@ -458,11 +487,13 @@ static void *syncer_main(void *arg) {
       unlock(&ex->mu);
       if (ex->before_sync != NULL) ex->before_sync(ex->before_sync_arg);
       char err[4200];
+      int64_t start = now_ns();
       if (wal_sync_now(&ex->wal, err, sizeof err) != 0) {
         fprintf(stderr, "store: fatal: %s; stopping (nothing at stake was answered)\n", err);
         abort();
       }
       lock(&ex->mu);
+      observe(ex, DB_STAGE_SYNC, now_ns() - start);
       ex->commits_durable = target;
       ex->stats.wal_syncs++;
     }
@@ -470,6 +501,8 @@ static void *syncer_main(void *arg) {
     while (n < (int)(sizeof ready / sizeof ready[0]) && ex->syncq.head != NULL &&
            ex->syncq.head->durable_seq <= ex->commits_durable)
       ready[n++] = queue_pop(&ex->syncq);
+    int64_t now = n > 0 ? now_ns() : 0;
+    for (int i = 0; i < n; i++) observe(ex, DB_STAGE_DURABLE, now - ready[i]->committed_ns);
     count_done(ex, ready, n);
     unlock(&ex->mu);
     call_done(ready, n);
@@ -807,10 +840,11 @@ int db_exec_run_inline(db_exec *ex, db_job *job) {
   job->enqueued_ns = now_ns();
   uint64_t busy = 0;
   job->status = run_own_txn(c, job, &busy);
+  int64_t run_ns = now_ns() - job->enqueued_ns;
   lock(&ex->mu);
   ex->lent[ex->lent_free++] = c;
   ex->stats.jobs_inline++;
-  count_run(ex, busy, 0, false);
+  count_run(ex, busy, 0, false, run_ns);
   bool wait = must_wait_sync(ex);
   if (wait) { /* the caller suspends, then db_exec_done_when_durable() */
     ex->stats.durable_waits++;

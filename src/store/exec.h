@@ -50,6 +50,7 @@ struct db_job {
   int64_t enqueued_ns;  /* set by the executor */
   db_job *next;         /* internal: queue link */
   uint64_t durable_seq; /* internal: the group commit the job waits to be synced */
+  int64_t committed_ns; /* internal: when its group's COMMIT returned (SQLite) */
 };
 
 struct db_exec_config {
@@ -65,6 +66,22 @@ struct db_exec_config {
   void *before_sync_arg;
 };
 
+/* Where a job's time goes, as histograms (upper bounds DB_EXEC_HIST_US, then +Inf):
+ *   queue    submit to a store thread taking the job (every job)
+ *   run      a transaction run up to its COMMIT: a SQLite group (once per group), a
+ *            PostgreSQL job, a SQLite read (once per job)
+ *   durable  SQLite: a written job's COMMIT to its sync (once per job)
+ *   sync     SQLite: one fdatasync() of the WAL by the sync thread (once per sync) */
+enum db_exec_stage { DB_STAGE_QUEUE, DB_STAGE_RUN, DB_STAGE_DURABLE, DB_STAGE_SYNC, DB_STAGE_COUNT };
+#define DB_EXEC_HIST_BUCKETS 12
+extern const int64_t DB_EXEC_HIST_US[DB_EXEC_HIST_BUCKETS];
+extern const char *const DB_EXEC_STAGE_NAMES[DB_STAGE_COUNT];
+struct db_exec_hist {
+  uint64_t buckets[DB_EXEC_HIST_BUCKETS + 1]; /* not cumulative; the last is +Inf */
+  uint64_t count;
+  uint64_t sum_us;
+};
+
 struct db_exec_stats {
   uint64_t jobs_done;       /* jobs finished with any status */
   uint64_t jobs_failed;     /* jobs finished with status < 0 */
@@ -77,6 +94,7 @@ struct db_exec_stats {
   uint64_t durable_waits;   /* SQLite READ jobs answered only after a sync (they saw a commit not yet synced) */
   uint64_t queue_depth;     /* jobs waiting now */
   uint64_t rejected;        /* submits refused (queue full or stopping) */
+  struct db_exec_hist stage[DB_STAGE_COUNT];
 };
 
 typedef struct db_exec db_exec;

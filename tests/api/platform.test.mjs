@@ -224,6 +224,46 @@ describe(`HTTP platform (${STORE})`, () => {
       assert.match(t, /^mps_build_info\{[^}]*\} 1/m);
     });
 
+    it('GET /metrics has a histogram per store stage, and a write goes through every stage', async () => {
+      const stages = async () => {
+        const t = await (await fetch(`${s.base}/metrics`)).text();
+        const out = {};
+        for (const stage of ['queue', 'run', 'durable', 'sync']) {
+          const les = [...t.matchAll(new RegExp(`^mps_store_stage_seconds_bucket\\{stage="${stage}",le="([^"]+)"\\} (\\d+)$`, 'gm'))];
+          assert.equal(les.length, 13, `${stage}: 12 bounds and +Inf`);
+          assert.equal(les.at(-1)[1], '+Inf');
+          for (let i = 1; i < les.length; i++) {
+            assert.ok(Number(les[i][2]) >= Number(les[i - 1][2]), `${stage}: buckets are cumulative`);
+            if (i < les.length - 1) assert.ok(Number(les[i][1]) > Number(les[i - 1][1]), `${stage}: bounds ascend`);
+          }
+          const count = Number(new RegExp(`^mps_store_stage_seconds_count\\{stage="${stage}"\\} (\\d+)$`, 'm').exec(t)[1]);
+          const sum = Number(new RegExp(`^mps_store_stage_seconds_sum\\{stage="${stage}"\\} ([0-9.]+)$`, 'm').exec(t)[1]);
+          assert.equal(count, Number(les.at(-1)[2]), `${stage}: +Inf counts everything`);
+          assert.ok(sum >= 0);
+          out[stage] = count;
+        }
+        return out;
+      };
+      const before = await stages();
+      // a refused login: a read (the password check), then a write (its audit row)
+      const res = await fetch(`${s.base}/admin/login`, {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ email: 'nobody@x.test', password: 'wrong-password' }),
+      });
+      await expectEnvelope(res, 401, 'UNAUTHORIZED');
+      let after = await stages();
+      for (let i = 0; i < 20 && after.run < before.run + 2; i++) { await sleep(25); after = await stages(); }
+      assert.ok(after.queue >= before.queue + 1, JSON.stringify({ before, after }));
+      assert.ok(after.run >= before.run + 2, JSON.stringify({ before, after }));
+      if (STORE === 'sqlite') { // the audit row waited for its fdatasync
+        assert.ok(after.durable >= before.durable + 1, JSON.stringify({ before, after }));
+        assert.ok(after.sync >= before.sync + 1, JSON.stringify({ before, after }));
+      } else {
+        assert.equal(after.durable, 0);
+        assert.equal(after.sync, 0);
+      }
+    });
+
     it('the GET /health counter goes up', async () => {
       const count = async () => {
         const t = await (await fetch(`${s.base}/metrics`)).text();

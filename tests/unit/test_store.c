@@ -717,10 +717,26 @@ static void exec_group_commit(void **state) {
   assert_int_equal(st.jobs_done, (uint64_t)total + 2);
   assert_int_equal(st.jobs_failed, 0);
   assert_int_equal(st.queue_depth, 0);
+  for (int i = 0; i < DB_STAGE_COUNT; i++) { /* the stage histograms: every observation in one bucket */
+    uint64_t n = 0;
+    for (int k = 0; k <= DB_EXEC_HIST_BUCKETS; k++) n += st.stage[i].buckets[k];
+    assert_int_equal(n, st.stage[i].count);
+  }
+  assert_int_equal(st.stage[DB_STAGE_QUEUE].count, st.jobs_done); /* every job was queued once */
   if (db_exec_kind(ex) == DB_SQLITE) {
     assert_true(st.write_groups > 0 && st.write_groups < (uint64_t)total);
     print_message("# group commit: %d jobs in %llu groups\n", (int)total,
                   (unsigned long long)st.write_groups);
+    /* a group runs once; the two counting reads once each; every write waited for a sync */
+    assert_int_equal(st.stage[DB_STAGE_RUN].count, st.write_groups + 2);
+    assert_true(st.stage[DB_STAGE_DURABLE].count >= (uint64_t)total &&
+                st.stage[DB_STAGE_DURABLE].count <= (uint64_t)total + 2);
+    assert_int_equal(st.stage[DB_STAGE_SYNC].count, st.wal_syncs);
+    assert_true(st.wal_syncs > 0);
+  } else {
+    assert_int_equal(st.stage[DB_STAGE_RUN].count, st.jobs_done);
+    assert_int_equal(st.stage[DB_STAGE_DURABLE].count, 0);
+    assert_int_equal(st.stage[DB_STAGE_SYNC].count, 0);
   }
   db_exec_stop(ex);
 }
