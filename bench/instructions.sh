@@ -9,6 +9,8 @@
 # every member's accounts, then again under callgrind, collecting only inside the writer
 # thread (writer_main). Prints the instructions per payment in the writer and in the main
 # parts of the payment (inclusive). Needs valgrind; bench/run.sh builds the bench tools first.
+# Environment: XENV="NAME=value ..." runs the counted storage limit with those variables (an
+# A/B of a setting); KEEP_CG=FILE keeps callgrind's output there (for callgrind_annotate).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="$REPO/build" SECONDS_RUN=15 MEMBERS=1000
@@ -17,7 +19,7 @@ while [ $# -gt 0 ]; do
     --build-dir) BUILD_DIR="$(cd "$2" && pwd)"; shift 2 ;;
     --seconds) SECONDS_RUN="$2"; shift 2 ;;
     --members) MEMBERS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "instructions.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -25,10 +27,10 @@ command -v valgrind >/dev/null || { echo "instructions.sh: valgrind is not insta
 BIN="$BUILD_DIR/bench"
 [ -x "$BIN/storage_limit" ] && [ -x "$BIN/seed" ] || { echo "instructions.sh: run bench/run.sh --smoke first (it builds $BIN)" >&2; exit 1; }
 TMP="$(mktemp -d /tmp/mps-instr.XXXXXX)"
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${KEEP_CG:-}" ] && cp "$TMP/cg.out" "$KEEP_CG"; rm -rf "$TMP"' EXIT
 "$BIN/seed" --db-url "sqlite:$TMP/mps.db" --out "$TMP" --members "$MEMBERS" >/dev/null
 "$BIN/storage_limit" --db-url "sqlite:$TMP/mps.db" --seed "$TMP" --duration 2 --concurrency 64 --store sqlite >/dev/null
-valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" --toggle-collect=writer_main \
+env ${XENV:-} valgrind --tool=callgrind --callgrind-out-file="$TMP/cg.out" --toggle-collect=writer_main \
   "$BIN/storage_limit" --db-url "sqlite:$TMP/mps.db" --seed "$TMP" --duration "$SECONDS_RUN" \
   --concurrency 64 --store sqlite >/dev/null 2>"$TMP/valgrind.log"
 callgrind_annotate --tree=calling "$TMP/cg.out" >"$TMP/calling.txt" 2>/dev/null
