@@ -7,7 +7,8 @@
 -- size: over HTTP a few percent of the frames). Rows stay small (about 100-150 bytes), well
 -- within what SQLite recommends for WITHOUT ROWID. idempotency_keys keeps its rowid: its key is
 -- the client's and random, and its rows (~560 bytes with the stored reply) would fill random
--- leaves and split them; outbox_events keeps its rowid too (rows of ~450 bytes).
+-- leaves and split them; outbox_events keeps its rowid too (rows of ~450 bytes). D52 (and D41,
+-- which measured all seven write-path tables rebuilt at once).
 -- Foreign keys are off around SQLite migrations and PRAGMA foreign_key_check runs before the
 -- commit (see 0007), so the rows that reference these tables keep their references.
 CREATE TABLE journal_entries_new (
