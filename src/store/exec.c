@@ -100,7 +100,6 @@ static int64_t now_ns(void) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* pthread calls on valid, initialised objects only fail on programming errors. */
 const int64_t DB_EXEC_HIST_US[DB_EXEC_HIST_BUCKETS] = {100,   250,   500,    1000,   2500,   5000,
                                                       10000, 25000, 50000, 100000, 250000, 1000000};
 const char *const DB_EXEC_STAGE_NAMES[DB_STAGE_COUNT] = {"queue", "run", "durable", "sync"};
@@ -116,6 +115,7 @@ static void observe(struct db_exec *ex, enum db_exec_stage stage, int64_t ns) {
   h->sum_us += (uint64_t)us;
 }
 
+/* pthread calls on valid, initialised objects only fail on programming errors. */
 static void lock(pthread_mutex_t *mu) {
   int rc = pthread_mutex_lock(mu);
   assert(rc == 0);
