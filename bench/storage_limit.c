@@ -246,11 +246,17 @@ int main(int argc, char **argv) {
   double p50 = bench_lat_pct(&g.lat, 50), p95 = bench_lat_pct(&g.lat, 95), p99 = bench_lat_pct(&g.lat, 99),
          pmax = bench_lat_pct(&g.lat, 100);
   uint64_t groups = st1.write_groups - st0.write_groups;
+  double stage_ms[DB_STAGE_COUNT]; /* the mean of each store stage over the measured seconds (D51) */
+  for (int i = 0; i < DB_STAGE_COUNT; i++) {
+    uint64_t n = st1.stage[i].count - st0.stage[i].count;
+    stage_ms[i] = n ? (double)(st1.stage[i].sum_us - st0.stage[i].sum_us) / (double)n / 1000.0 : 0.0;
+  }
   printf("{\"workload\":\"storage-limit\",\"store\":\"%s\",\"tool\":\"storage_limit\",\"connections\":%d,"
          "\"seconds\":%.3f,\"requests\":%llu,\"rps\":%.1f,\"p50_ms\":%.3f,\"p95_ms\":%.3f,\"p99_ms\":%.3f,"
          "\"max_ms\":%.3f,\"errors\":%llu,\"store_errors\":%llu,\"refused_errors\":%llu,\"not_paid\":%llu,"
          "\"replays\":%llu,\"auth_errors\":%llu,\"queue_full\":%llu,\"write_groups\":%llu,"
-         "\"busy_retries\":%llu,\"wal_syncs\":%llu,\"writer_checkpoints\":%llu,\"members\":%d}\n",
+         "\"busy_retries\":%llu,\"wal_syncs\":%llu,\"writer_checkpoints\":%llu,\"queue_mean_ms\":%.3f,"
+         "\"run_mean_ms\":%.3f,\"durable_mean_ms\":%.3f,\"sync_mean_ms\":%.3f,\"members\":%d}\n",
          store, conc, secs, (unsigned long long)g.ok, (double)g.ok / secs, p50, p95, p99, pmax,
          (unsigned long long)g.errors, (unsigned long long)g.store_errors,
          (unsigned long long)g.err_kind[OUT_REFUSED], (unsigned long long)g.err_kind[OUT_NOT_PAID],
@@ -258,7 +264,8 @@ int main(int argc, char **argv) {
          (unsigned long long)refused, (unsigned long long)groups,
          (unsigned long long)(st1.busy_retries - st0.busy_retries),
          (unsigned long long)(st1.wal_syncs - st0.wal_syncs),
-         (unsigned long long)(st1.writer_checkpoints - st0.writer_checkpoints), g.seed.member_count);
+         (unsigned long long)(st1.writer_checkpoints - st0.writer_checkpoints), stage_ms[DB_STAGE_QUEUE],
+         stage_ms[DB_STAGE_RUN], stage_ms[DB_STAGE_DURABLE], stage_ms[DB_STAGE_SYNC], g.seed.member_count);
   bench_lat_free(&g.lat);
   bench_seed_free(&g.seed);
   free(slots);
