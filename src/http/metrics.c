@@ -89,6 +89,22 @@ static void route_label(size_t r, char *out, size_t len) {
   else snprintf(out, len, "%s %s", routes[r].method, routes[r].pattern);
 }
 
+/* One labelled series of a histogram: buckets[nb] is +Inf; the buckets are not cumulative. */
+static void emit_histogram(struct buf *b, const char *metric, const char *label_name, const char *label,
+                           const int64_t *bounds_us, size_t nb, const uint64_t *buckets, uint64_t sum_us,
+                           uint64_t count) {
+  uint64_t cum = 0;
+  for (size_t i = 0; i < nb; i++) {
+    cum += buckets[i];
+    emit(b, "%s_bucket{%s=\"%s\",le=\"%g\"} %llu\n", metric, label_name, label, (double)bounds_us[i] / 1e6,
+         (unsigned long long)cum);
+  }
+  cum += buckets[nb];
+  emit(b, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %llu\n", metric, label_name, label, (unsigned long long)cum);
+  emit(b, "%s_sum{%s=\"%s\"} %.6f\n", metric, label_name, label, (double)sum_us / 1e6);
+  emit(b, "%s_count{%s=\"%s\"} %llu\n", metric, label_name, label, (unsigned long long)count);
+}
+
 static void render_routes(struct buf *b) {
   char label[160];
   emit(b, "# HELP mps_http_requests_total HTTP requests by route and status.\n"
@@ -110,14 +126,10 @@ static void render_routes(struct buf *b) {
     uint64_t count = atomic_load(&stats[r].count);
     if (!count) continue;
     route_label(r, label, sizeof label);
-    uint64_t cum = 0;
-    for (size_t i = 0; i <= BUCKETS; i++) {
-      cum += atomic_load(&stats[r].buckets[i]);
-      if (i < BUCKETS) emit(b, "mps_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n", label, (double)bucket_us[i] / 1e6, (unsigned long long)cum);
-      else emit(b, "mps_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n", label, (unsigned long long)cum);
-    }
-    emit(b, "mps_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", label, (double)atomic_load(&stats[r].sum_us) / 1e6);
-    emit(b, "mps_http_request_duration_seconds_count{route=\"%s\"} %llu\n", label, (unsigned long long)count);
+    uint64_t buckets[BUCKETS + 1];
+    for (size_t i = 0; i <= BUCKETS; i++) buckets[i] = atomic_load(&stats[r].buckets[i]);
+    emit_histogram(b, "mps_http_request_duration_seconds", "route", label, bucket_us, BUCKETS, buckets,
+                   atomic_load(&stats[r].sum_us), count);
   }
 }
 
@@ -129,17 +141,8 @@ static void render_stages(struct buf *b, const struct db_exec_stats *st) {
           "# TYPE mps_store_stage_seconds histogram\n");
   for (int s = 0; s < DB_STAGE_COUNT; s++) {
     const struct db_exec_hist *h = &st->stage[s];
-    const char *name = DB_EXEC_STAGE_NAMES[s];
-    uint64_t cum = 0;
-    for (int i = 0; i < DB_EXEC_HIST_BUCKETS; i++) {
-      cum += h->buckets[i];
-      emit(b, "mps_store_stage_seconds_bucket{stage=\"%s\",le=\"%g\"} %llu\n", name,
-           (double)DB_EXEC_HIST_US[i] / 1e6, (unsigned long long)cum);
-    }
-    cum += h->buckets[DB_EXEC_HIST_BUCKETS];
-    emit(b, "mps_store_stage_seconds_bucket{stage=\"%s\",le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-    emit(b, "mps_store_stage_seconds_sum{stage=\"%s\"} %.6f\n", name, (double)h->sum_us / 1e6);
-    emit(b, "mps_store_stage_seconds_count{stage=\"%s\"} %llu\n", name, (unsigned long long)h->count);
+    emit_histogram(b, "mps_store_stage_seconds", "stage", DB_EXEC_STAGE_NAMES[s], DB_EXEC_HIST_US,
+                   DB_EXEC_HIST_BUCKETS, h->buckets, h->sum_us, h->count);
   }
 }
 
