@@ -20,7 +20,7 @@
 enum db_txn_op {
   DB_TXN_BEGIN = 0,
   DB_TXN_BEGIN_WRITE, /* SQLite: BEGIN IMMEDIATE */
-  DB_TXN_BEGIN_READ,  /* PostgreSQL: BEGIN READ ONLY */
+  DB_TXN_BEGIN_READ,  /* PostgreSQL: nothing sent, SELECTs only (D53) */
   DB_TXN_COMMIT,
   DB_TXN_ROLLBACK,
   DB_TXN_SAVEPOINT,

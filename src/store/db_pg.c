@@ -22,6 +22,7 @@ struct pg_stmt {
   char name[PG_STMT_NAME_LEN];
   const char *sql; /* the text it was prepared from */
   int nparams;
+  bool reads_only; /* a SELECT that locks nothing: allowed in a read transaction */
 };
 
 struct pg_cursor {
@@ -70,8 +71,7 @@ struct pg_conn {
   struct pg_later later[PG_LATER_MAX];
   int nlater;
   bool begin_held; /* the transaction's BEGIN is the first held-back statement, not sent yet */
-  bool read_only;      /* the transaction began READ ONLY */
-  bool commit_pending; /* a read-only transaction's COMMIT was sent, its answer not read */
+  bool read_open;  /* a read transaction (D53): no BEGIN on the server, SELECTs only */
   size_t arena_used;
   char arena[PG_LATER_ARENA];
   struct pg_ahead ahead[PG_AHEAD_MAX];
@@ -90,10 +90,11 @@ struct pg_final {
   const char *sql;
 };
 
+/* DB_TXN_BEGIN_READ sends nothing (D53): a read transaction's statements run in the implicit
+ * transaction of their pipeline. */
 static const char *const TXN_SQL[DB_TXN_COUNT] = {
     [DB_TXN_BEGIN] = "BEGIN",
     [DB_TXN_BEGIN_WRITE] = "BEGIN",
-    [DB_TXN_BEGIN_READ] = "BEGIN READ ONLY",
     [DB_TXN_COMMIT] = "COMMIT",
     [DB_TXN_ROLLBACK] = "ROLLBACK",
     [DB_TXN_SAVEPOINT] = "SAVEPOINT sp",
@@ -104,23 +105,6 @@ static const char *const TXN_SQL[DB_TXN_COUNT] = {
 static struct pg_conn *pgc(db_conn *c) {
   assert(c != NULL && c->kind == DB_POSTGRES);
   return (struct pg_conn *)c;
-}
-
-/* Read the answer to a read-only transaction's COMMIT, sent without waiting for it (pg_txn):
- * before anything else goes to the server. It wrote nothing, so a failure (the connection
- * lost) only leaves its message; the next statement finds the connection as it is. */
-static void settle(struct pg_conn *p) {
-  if (!p->commit_pending) return;
-  p->commit_pending = false;
-  for (int i = 0; i < 4; i++) { /* the answer, then NULL */
-    PGresult *res = PQgetResult(p->pg);
-    if (res == NULL) break;
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-      const char *msg = PQresultErrorMessage(res);
-      db_set_errmsg(&p->base, "read-only COMMIT: %.200s", msg != NULL ? msg : "");
-    }
-    PQclear(res);
-  }
 }
 
 /* libpq messages end in a newline; error text should not. */
@@ -191,6 +175,25 @@ static int sql_param_count(const char *sql) {
   return max;
 }
 
+/* True for a statement a read transaction may run: a SELECT that takes no row locks. A
+ * data-modifying WITH, a call of a function that writes, or a lock would be refused by a
+ * READ ONLY transaction; read transactions have none (D53), so this stands in for it. */
+static bool reads_only(const char *sql) {
+  while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
+  if (strncasecmp(sql, "SELECT", 6) != 0) return false;
+  static const char *const locks[] = {"FOR UPDATE", "FOR SHARE", "FOR NO KEY", "FOR KEY SHARE", "nextval("};
+  for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++)
+    if (strcasestr(sql, locks[i]) != NULL) return false;
+  return true;
+}
+
+/* A read transaction runs only what reads_only() admits; anything else fails there. */
+static int refuse_in_read(struct pg_conn *p, const db_sql *q, const struct pg_stmt *st) {
+  if (!p->read_open || st->reads_only) return DB_OK;
+  db_set_errmsg(&p->base, "%s: cannot write or lock rows in a read-only transaction", db_qname(q));
+  return DB_ERR;
+}
+
 static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
                           const db_val *args, int nargs, struct pg_stmt *st) {
   int len = snprintf(st->name, sizeof st->name, "mps_%u", ++p->stmt_counter);
@@ -219,6 +222,7 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
     rc = DB_ERR;
   }
   st->sql = sql;
+  st->reads_only = reads_only(sql);
   return rc;
 }
 
@@ -307,7 +311,6 @@ static void drop_ahead(struct pg_conn *p) {
 static int restart_session(struct pg_conn *p, const char *what) {
   db_cache_clear(&p->base.cache, pg_free_stmt, &p->base);
   p->base.savepoint_depth = 0;
-  p->commit_pending = false; /* its answer went with the old session */
   drop_ahead(p);
   drop_later(p);
   PQreset(p->pg);
@@ -470,7 +473,6 @@ static int ahead_take(struct pg_conn *p, int i, PGresult **res) {
 static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
                     db_cursor **out) {
   struct pg_conn *p = pgc(c);
-  settle(p);
   if (nargs < 0 || nargs > DB_MAX_PARAMS) {
     db_set_errmsg(c, "%s: %d arguments, at most %d", db_qname(q), nargs, DB_MAX_PARAMS);
     return DB_ERR;
@@ -487,6 +489,7 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
   } else {
     struct pg_stmt *st = NULL;
     rc = pg_prepare_args(p, q, args, nargs, &st);
+    if (rc == DB_OK) rc = refuse_in_read(p, q, st);
     if (rc != DB_OK) return rc;
     if (p->nlater > 0) { /* the held-back statements go first, in the same round trip */
       struct pg_final f = {.name = db_qname(q), .st = st, .nparams = nargs, .values = values};
@@ -586,9 +589,9 @@ static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args,
  * DB_NOT_HELD when its arguments are too big to hold. */
 static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs, int64_t expect,
                 bool race, int ahead) {
-  settle(p);
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
+  if (rc == DB_OK) rc = refuse_in_read(p, q, st);
   if (rc != DB_OK) return rc;
   size_t need = args_size(args, nargs);
   if (need > PG_LATER_ARENA) return DB_NOT_HELD; /* too big to hold back: the caller runs it now */
@@ -635,7 +638,10 @@ static int pg_flush_later(struct pg_conn *p) { return p->nlater > 0 ? pg_pipelin
 
 static int pg_script(db_conn *c, const char *sql) {
   struct pg_conn *p = pgc(c);
-  settle(p);
+  if (p->read_open) {
+    db_set_errmsg(c, "script: not in a read-only transaction");
+    return DB_ERR;
+  }
   int frc = pg_flush_later(p);
   if (frc != DB_OK) return frc;
   PGresult *res = PQexec(p->pg, sql);
@@ -651,11 +657,28 @@ static bool pg_in_server_txn(struct pg_conn *p) {
   return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR || ts == PQTRANS_ACTIVE;
 }
 
+/* The end of a read transaction: its statements ran, each pipeline in an implicit
+ * transaction of its own, so there is nothing to send; answers not asked for are dropped. */
+static int read_end(struct pg_conn *p, enum db_txn_op op) {
+  if (op != DB_TXN_COMMIT && op != DB_TXN_ROLLBACK) {
+    db_set_errmsg(&p->base, "%s: not in a read-only transaction", TXN_SQL[op]);
+    return DB_ERR;
+  }
+  for (int i = 0; i < p->nlater; i++) assert(p->later[i].ahead >= 0); /* refuse_in_read kept writes out */
+  drop_ahead(p);
+  drop_later(p);
+  p->read_open = false;
+  return DB_OK;
+}
+
 static int pg_txn(db_conn *c, enum db_txn_op op) {
   struct pg_conn *p = pgc(c);
-  settle(p);
-  if (op == DB_TXN_BEGIN || op == DB_TXN_BEGIN_WRITE || op == DB_TXN_BEGIN_READ) {
-    p->read_only = op == DB_TXN_BEGIN_READ;
+  if (op == DB_TXN_BEGIN_READ) {
+    p->read_open = true; /* nothing to send: see TXN_SQL */
+    return DB_OK;
+  }
+  if (p->read_open) return read_end(p, op);
+  if (op == DB_TXN_BEGIN || op == DB_TXN_BEGIN_WRITE) {
     /* held back: it goes with the transaction's first statement, in the same round trip */
     assert(!p->begin_held);
     if (p->nlater == PG_LATER_MAX) {
@@ -683,12 +706,6 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     return DB_OK;
   }
   if (op == DB_TXN_ROLLBACK && !pg_in_server_txn(p)) return DB_OK; /* its BEGIN was never sent */
-  if (op == DB_TXN_COMMIT && p->read_only && p->nlater == 0) {
-    /* nothing to make durable: the answer is read before the connection's next command */
-    if (PQsendQuery(p->pg, TXN_SQL[op]) != 1) return pg_fail(p, TXN_SQL[op], NULL);
-    p->commit_pending = true;
-    return DB_OK;
-  }
   PGresult *res = NULL;
   int rc = DB_OK;
   if (p->nlater > 0) { /* COMMIT and the held-back statements: one round trip */
@@ -711,14 +728,12 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
 /* A transaction open: held back (its BEGIN not sent yet) or on the server. */
 static bool pg_in_txn(db_conn *c) {
   struct pg_conn *p = pgc(c);
-  settle(p);
-  return p->begin_held || pg_in_server_txn(p);
+  return p->read_open || p->begin_held || pg_in_server_txn(p);
 }
 
 /* After PQreset the server has forgotten every prepared statement. */
 static int pg_reconnect(db_conn *c) {
   struct pg_conn *p = pgc(c);
-  settle(p);
   if (PQstatus(p->pg) == CONNECTION_OK) return DB_OK;
   return restart_session(p, "reconnect");
 }

@@ -1034,6 +1034,27 @@ static int ro_write_run(db_conn *c, void *arg) {
   return rc < 0 ? rc : DB_JOB_COMMIT;
 }
 
+/* A read that locks rows, or a data-modifying WITH: refused in a read job too (PostgreSQL
+ * sends no BEGIN READ ONLY, D53; SQLite's readers are query_only and know no FOR UPDATE). */
+static const db_sql Q_RO_LOCK = {.name = "ro_lock", .sql = "SELECT v FROM t_ro FOR UPDATE"};
+static const db_sql Q_RO_WITH = {.name = "ro_with", .sql = "WITH x AS (INSERT INTO t_ro (v) VALUES (2) RETURNING v) SELECT v FROM x"};
+static int ro_other_run(db_conn *c, void *arg) {
+  const db_sql *q = arg;
+  db_cursor *cur = NULL;
+  int rc = db_query(c, q, NULL, 0, &cur);
+  if (rc < 0) return rc;
+  while ((rc = db_step(cur)) == DB_ROW) {}
+  db_reset(cur);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+/* ... and a prefetched write is refused when it is held, before anything is sent */
+static int ro_prefetch_write_run(db_conn *c, void *arg) {
+  (void)arg;
+  int rc = db_prefetch(c, &Q_RO_WITH, NULL, 0);
+  return rc < 0 ? rc : ro_other_run(c, (void *)&Q_RO_WITH);
+}
+
 /* READ jobs run read-only: a write in one fails. */
 static void exec_read_jobs_are_read_only(void **state) {
   char url[URL_LEN];
@@ -1046,8 +1067,22 @@ static void exec_read_jobs_are_read_only(void **state) {
   assert_true(db_exec_run_sync(ex, &rd) < 0);
   db_job wr = {.mode = DB_JOB_WRITE, .run = ro_write_run};
   assert_int_equal(db_exec_run_sync(ex, &wr), DB_JOB_COMMIT);
+  db_job lock = {.mode = DB_JOB_READ, .run = ro_other_run, .arg = (void *)&Q_RO_LOCK};
+  assert_true(db_exec_run_sync(ex, &lock) < 0);
+  db_job with = {.mode = DB_JOB_READ, .run = ro_other_run, .arg = (void *)&Q_RO_WITH};
+  assert_true(db_exec_run_sync(ex, &with) < 0);
+  db_job pf = {.mode = DB_JOB_READ, .run = ro_prefetch_write_run};
+  assert_true(db_exec_run_sync(ex, &pf) < 0);
   static const db_sql cnt = {.name = "ro_cnt", .sql = "SELECT count(*) FROM t_ro"};
   assert_int_equal(exec_count(ex, &cnt), 1);
+  if (((struct backend *)*state)->kind == DB_POSTGRES) { /* SQLite has neither statement */
+    /* the same statements in a WRITE job lock and write as asked */
+    db_job lock_w = {.mode = DB_JOB_WRITE, .run = ro_other_run, .arg = (void *)&Q_RO_LOCK};
+    assert_int_equal(db_exec_run_sync(ex, &lock_w), DB_JOB_COMMIT);
+    db_job with_w = {.mode = DB_JOB_WRITE, .run = ro_other_run, .arg = (void *)&Q_RO_WITH};
+    assert_int_equal(db_exec_run_sync(ex, &with_w), DB_JOB_COMMIT);
+    assert_int_equal(exec_count(ex, &cnt), 2);
+  }
   db_exec_stop(ex);
 }
 
