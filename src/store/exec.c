@@ -56,9 +56,9 @@ struct db_exec {
   enum db_kind kind;
   pthread_mutex_t mu;
   pthread_cond_t work_cv;  /* SQLite: the writer's queue; PostgreSQL: the one queue */
-  pthread_cond_t read_cv;  /* SQLite: the readers' queue */
+  pthread_cond_t read_cv;  /* the readers' queue */
   struct job_queue workq;  /* SQLite: WRITE jobs; PostgreSQL: every job */
-  struct job_queue readq;  /* SQLite: READ jobs */
+  struct job_queue readq;  /* READ jobs, when there are readers */
   size_t queue_max;
   int batch_max;
   int wal_restart_frames; /* SQLite */
@@ -66,6 +66,7 @@ struct db_exec {
   struct db_exec_stats stats; /* under mu; queue_depth computed on read */
   struct worker *workers;
   int nworkers;
+  int nreaders; /* W_READER workers: READ jobs go to readq (PostgreSQL: 0 = to the pool) */
   /* SQLite checkpointer (under mu: the counters) */
   pthread_cond_t ckpt_cv;     /* monotonic clock */
   uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
@@ -596,8 +597,8 @@ static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, 
     db_fmt_err(err, err_len, "queue_max %d is outside 1..1000000", cfg->queue_max);
     return -1;
   }
-  if (kind == DB_SQLITE && !in_range(cfg->readers, 1, 64)) {
-    db_fmt_err(err, err_len, "readers %d is outside 1..64", cfg->readers);
+  if (!in_range(cfg->readers, kind == DB_SQLITE ? 1 : 0, 64)) {
+    db_fmt_err(err, err_len, "readers %d is outside %d..64", cfg->readers, kind == DB_SQLITE ? 1 : 0);
     return -1;
   }
   if (kind == DB_SQLITE && !in_range(cfg->batch_max, 1, 1024)) {
@@ -654,7 +655,9 @@ static db_conn *open_reader(const char *url, char *err, size_t err_len) {
 static int open_workers(db_exec *ex, const char *url, int lent, char *err, size_t err_len) {
   for (int i = 1; i < ex->nworkers; i++) {
     struct worker *w = &ex->workers[i];
-    w->conn = w->role == W_READER ? open_reader(url, err, err_len) : db_open(url, err, err_len);
+    /* a PostgreSQL reader is held to SELECTs by its read transactions (D53) */
+    bool query_only = w->role == W_READER && ex->kind == DB_SQLITE;
+    w->conn = query_only ? open_reader(url, err, err_len) : db_open(url, err, err_len);
     if (w->conn == NULL) return -1;
   }
   for (int i = 0; ex->kind == DB_SQLITE && i < lent; i++) {
@@ -738,7 +741,8 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
   ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
-  ex->nworkers = kind == DB_SQLITE ? 1 + cfg->readers : cfg->pool_size;
+  ex->nreaders = cfg->readers;
+  ex->nworkers = (kind == DB_SQLITE ? 1 : cfg->pool_size) + cfg->readers;
   ex->workers = calloc((size_t)ex->nworkers, sizeof *ex->workers);
   if (ex->workers == NULL) {
     free(ex);
@@ -746,7 +750,9 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   }
   for (int i = 0; i < ex->nworkers; i++) {
     ex->workers[i].ex = ex;
-    ex->workers[i].role = kind == DB_POSTGRES ? W_POOL : (i == 0 ? W_WRITER : W_READER);
+    /* PostgreSQL: the pool first, so a pool connection's lane is its index (D30) */
+    int writers = kind == DB_SQLITE ? 1 : cfg->pool_size;
+    ex->workers[i].role = i >= writers ? W_READER : kind == DB_SQLITE ? W_WRITER : W_POOL;
   }
   if (kind == DB_SQLITE) {
     ex->workers[0].batch = calloc((size_t)cfg->batch_max, sizeof(db_job *));
@@ -815,7 +821,7 @@ int db_exec_submit(db_exec *ex, db_job *job) {
   }
   job->status = 0;
   job->enqueued_ns = now_ns();
-  if (ex->kind == DB_SQLITE && job->mode == DB_JOB_READ) {
+  if (job->mode == DB_JOB_READ && ex->nreaders > 0) {
     queue_push(&ex->readq, job);
     pthread_cond_signal(&ex->read_cv);
   } else {

@@ -16,8 +16,12 @@
  *              run beside the writer), take READ jobs, each in a read transaction. A read
  *              that may have seen a commit not yet synced is answered after that sync:
  *              no reply shows what a crash of the machine could still undo.
- *   PostgreSQL `pool_size` threads, each with its own connection, take READ and WRITE jobs
- *              from one queue; each job is its own transaction.
+ *   PostgreSQL `pool_size` threads, each with its own connection, take WRITE jobs from one
+ *              queue and `readers` threads READ jobs from another (with no readers the pool
+ *              takes both); each job is its own transaction. Fewer connections answer reads
+ *              faster on a small machine (fewer processes to switch between), more let
+ *              writes share PostgreSQL's commit flushes, and a read never waits behind a
+ *              write (D54).
  *
  * A job's run() may be called more than once (a DB_BUSY result is retried up to
  * 3 times after a rollback), so it must rebuild its outputs from scratch each call. */
@@ -55,7 +59,7 @@ struct db_job {
 
 struct db_exec_config {
   const char *url;        /* as db_open */
-  int readers;            /* SQLite reader threads (1..64) */
+  int readers;            /* reader threads: SQLite 1..64, PostgreSQL 0..64 (0: the pool reads) */
   int pool_size;          /* PostgreSQL connections (1..256) */
   int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */

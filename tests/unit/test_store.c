@@ -1256,6 +1256,53 @@ static void exec_wal_starts_over(void **state) {
   db_close(c);
 }
 
+/* READ jobs have threads of their own: a read is answered while every writing thread is
+ * busy (D54). PostgreSQL with no readers: the pool takes the reads as well. */
+static int count_ro_run(db_conn *c, void *arg) {
+  static const db_sql cnt = {.name = "rw_cnt", .sql = "SELECT count(*) FROM t_rw"};
+  return db_query_int(c, &cnt, NULL, 0, arg) == DB_ROW ? DB_JOB_COMMIT : DB_ERR;
+}
+
+static void exec_reads_beside_busy_writers(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  bool pg = ((struct backend *)*state)->kind == DB_POSTGRES;
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_rw; CREATE TABLE t_rw (v INTEGER); INSERT INTO t_rw VALUES (1)");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .batch_max = 1, .queue_max = 10};
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct gate g;
+  gate_init(&g);
+  db_job wr = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
+  assert_int_equal(db_exec_submit(ex, &wr), 0);
+  gate_wait_entered(&g); /* the only writing thread is held inside its job */
+  int64_t n = 0;
+  db_job rd = {.mode = DB_JOB_READ, .run = count_ro_run, .arg = &n};
+  assert_int_equal(db_exec_run_sync(ex, &rd), DB_JOB_COMMIT);
+  assert_int_equal(n, 1);
+  gate_open(&g);
+  db_exec_stop(ex);
+  gate_destroy(&g);
+  if (!pg) {
+    cfg.readers = 0; /* SQLite always has its readers */
+    assert_null(db_exec_start(&cfg, err, sizeof err));
+    assert_non_null(strstr(err, "readers 0 is outside 1..64"));
+    return;
+  }
+  cfg.readers = 0;
+  ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  n = 0;
+  assert_int_equal(db_exec_run_sync(ex, &rd), DB_JOB_COMMIT);
+  assert_int_equal(n, 1);
+  db_exec_stop(ex);
+  cfg.readers = 65;
+  assert_null(db_exec_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "readers 65 is outside 0..64"));
+}
+
 static void exec_config_errors(void **state) {
   char url[URL_LEN], err[ERR_LEN];
   case_url(state, url, sizeof url);
@@ -1510,6 +1557,7 @@ int main(void) {
       BOTH(exec_queue_full),
       BOTH(exec_stop_drains),
       BOTH(exec_read_jobs_are_read_only),
+      BOTH(exec_reads_beside_busy_writers),
       BOTH(exec_inline_reads),
       {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
