@@ -1220,8 +1220,11 @@ static void exec_durable_replies(void **state) {
 }
 
 /* SQLite: the writer lets the WAL start over once it holds wal_restart_frames frames (D48).
- * 400 commits of a 4000-byte row write at least 800 frames; the WAL file never holds more
- * than twice the limit and a few groups. */
+ * 400 commits of a 4000-byte row: the WAL file ends at 81-114 frames with a limit of 64, at
+ * 647-1199 with none. Allowed: four times the limit, not twice and a few groups: when the
+ * writer's checkpoint meets the checkpointer thread's pass (likelier on a loaded machine) it
+ * copies nothing and is tried again a quarter of the limit later (seen once beside the
+ * PostgreSQL API suite). */
 static void exec_wal_starts_over(void **state) {
   char url[URL_LEN];
   case_url(state, url, sizeof url);
@@ -1246,7 +1249,7 @@ static void exec_wal_starts_over(void **state) {
   char wal[URL_LEN + 8];
   snprintf(wal, sizeof wal, "%s-wal", url + strlen("sqlite:"));
   off_t wal_size = file_size(wal);
-  assert_true(wal_size > 0 && wal_size <= (off_t)(2 * 64 + 16) * (4096 + 24) + 32);
+  assert_true(wal_size > 0 && wal_size <= (off_t)(4 * 64) * (4096 + 24) + 32);
   db_exec_stop(ex);
   c = open_ok(url);
   int64_t n = 0;
