@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sodium.h>
@@ -173,6 +174,29 @@ static void rfc3339(void **state) {
   assert_string_equal(clock_rfc3339(0, out, sizeof out), "1970-01-01T00:00:00.000Z");
   assert_string_equal(clock_rfc3339(1795000000123, out, sizeof out), "2026-11-18T11:06:40.123Z");
   assert_string_equal(clock_rfc3339(-1, out, sizeof out), "1969-12-31T23:59:59.999Z");
+  assert_string_equal(clock_rfc3339(951782400000, out, sizeof out), "2000-02-29T00:00:00.000Z");
+  assert_string_equal(clock_rfc3339(4107542399999, out, sizeof out), "2100-02-28T23:59:59.999Z");
+  assert_string_equal(clock_rfc3339(4107542400000, out, sizeof out), "2100-03-01T00:00:00.000Z");
+  assert_string_equal(clock_rfc3339(253402300799999, out, sizeof out), "9999-12-31T23:59:59.999Z");
+  assert_string_equal(clock_rfc3339(-62167219200000, out, sizeof out), "0000-01-01T00:00:00.000Z");
+  /* the hand-written date against gmtime_r and snprintf, across 0000-9999 and beyond */
+  uint64_t x = 0x9E3779B97F4A7C15u;
+  for (int i = 0; i < 200000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    int64_t span = i % 4 == 0 ? 400LL * 366 * 86400000 : 4000000000000LL; /* and near 1970 */
+    int64_t ms = (int64_t)(x % (uint64_t)(2 * span)) - span;
+    if (i % 4 == 1) ms = (int64_t)(x % 320000000000000ULL) - 62200000000000LL; /* years -1..10100 */
+    time_t secs = (time_t)(ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000));
+    int millis = (int)(ms - (int64_t)secs * 1000);
+    struct tm tm;
+    assert_non_null(gmtime_r(&secs, &tm));
+    char want[64];
+    snprintf(want, sizeof want, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    assert_string_equal(clock_rfc3339(ms, out, sizeof out), want);
+  }
 }
 
 static void json_escaping(void **state) {
