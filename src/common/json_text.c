@@ -52,11 +52,27 @@ static bool valid_utf8(const char *s, size_t n) {
   return ok;
 }
 
-/* What a byte needs in a JSON string: 0 nothing, 1 an escape, 2 a UTF-8 check. */
-static unsigned char byte_class(unsigned char ch) {
-  if (ch < 0x20 || ch == '"' || ch == '\\') return 1;
-  return ch >= 0x80 ? 2 : 0;
-}
+/* What a byte needs in a JSON string: 0 nothing, 1 an escape (below 0x20, '"' at 0x22, '\\' at
+ * 0x5C), 2 a UTF-8 check (0x80 and above). A table: the scan runs over every string written. */
+static const unsigned char BYTE_CLASS[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2,
+};
+static unsigned char byte_class(unsigned char ch) { return BYTE_CLASS[ch]; }
 
 static void put_string(struct json_text *t, const char *s) {
   static const char hex[] = "0123456789ABCDEF";
