@@ -175,9 +175,10 @@ static int sql_param_count(const char *sql) {
   return max;
 }
 
-/* True for a statement a read transaction may run: a SELECT that takes no row locks. A
- * data-modifying WITH, a call of a function that writes, or a lock would be refused by a
- * READ ONLY transaction; read transactions have none (D53), so this stands in for it. */
+/* True for a statement a read transaction may run: a SELECT that takes no row locks and draws
+ * no sequence number. READ ONLY would have refused the rest (a write, a data-modifying WITH, a
+ * lock); read transactions send no BEGIN (D53), so this stands in for it. What it cannot see is
+ * a SELECT calling a function that writes: mps has no such function. */
 static bool reads_only(const char *sql) {
   while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
   if (strncasecmp(sql, "SELECT", 6) != 0) return false;
