@@ -55,9 +55,9 @@ struct worker {
 struct db_exec {
   enum db_kind kind;
   pthread_mutex_t mu;
-  pthread_cond_t work_cv;  /* SQLite: the writer's queue; PostgreSQL: the one queue */
+  pthread_cond_t work_cv;  /* SQLite: the writer's queue; PostgreSQL: the pool's */
   pthread_cond_t read_cv;  /* the readers' queue */
-  struct job_queue workq;  /* SQLite: WRITE jobs; PostgreSQL: every job */
+  struct job_queue workq;  /* WRITE jobs (PostgreSQL without readers: READ jobs too) */
   struct job_queue readq;  /* READ jobs, when there are readers */
   size_t queue_max;
   int batch_max;
@@ -261,7 +261,7 @@ static int begin_own_txn(db_conn *c, enum db_job_mode mode) {
   return rc;
 }
 
-/* One job in its own transaction (PostgreSQL pool, SQLite readers). Returns its status.
+/* One job in its own transaction (PostgreSQL pool, readers). Returns its status.
  * A connection lost before COMMIT was sent wrote nothing: an idle connection may have died
  * unnoticed (PostgreSQL sends BEGIN with the first statement, which then fails), so the job
  * runs once more on a new one. A connection lost at COMMIT is not retried: the COMMIT may
@@ -441,7 +441,7 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-/* SQLite readers and the PostgreSQL pool: one job at a time in its own transaction. */
+/* Readers and the PostgreSQL pool: one job at a time in its own transaction. */
 static void *single_main(void *arg) {
   struct worker *w = arg;
   struct db_exec *ex = w->ex;
@@ -741,8 +741,11 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
   ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
+  /* the writing threads first (PostgreSQL: so a pool connection's lane is its index, D30),
+   * then the readers */
+  int writers = kind == DB_SQLITE ? 1 : cfg->pool_size;
   ex->nreaders = cfg->readers;
-  ex->nworkers = (kind == DB_SQLITE ? 1 : cfg->pool_size) + cfg->readers;
+  ex->nworkers = writers + cfg->readers;
   ex->workers = calloc((size_t)ex->nworkers, sizeof *ex->workers);
   if (ex->workers == NULL) {
     free(ex);
@@ -750,8 +753,6 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   }
   for (int i = 0; i < ex->nworkers; i++) {
     ex->workers[i].ex = ex;
-    /* PostgreSQL: the pool first, so a pool connection's lane is its index (D30) */
-    int writers = kind == DB_SQLITE ? 1 : cfg->pool_size;
     ex->workers[i].role = i >= writers ? W_READER : kind == DB_SQLITE ? W_WRITER : W_POOL;
   }
   if (kind == DB_SQLITE) {
