@@ -3,7 +3,8 @@
 #
 #   bench/run.sh [--store sqlite|postgres|both] [--duration 10] [--connections 64]
 #                [--members 1000] [--threads 2] [--warmup 2] [--build-dir DIR]
-#                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--pg-tcp] [--smoke]
+#                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--pg-tcp] [--pgbench]
+#                [--smoke]
 #
 # Per store: a fresh store (SQLite in a temp dir, or a throwaway PostgreSQL cluster from
 # scripts/pg-throwaway.sh), seeded through the services by bench/seed.c; then
@@ -18,17 +19,20 @@
 # the tools reach PostgreSQL over its unix socket, as on one host they should (TCP on loopback
 # costs a payment a tenth more CPU); --pg-tcp connects over 127.0.0.1 instead. Prints a table, writes
 # bench/results/<UTC timestamp>.json. --profile records mpsd with perf during (a) on SQLite.
+# --pgbench: after the PostgreSQL workloads, PostgreSQL's own yardstick on the same cluster:
+# pgbench's TPC-B-like transaction (-M prepared, scale = --connections, so no two clients
+# share a branch row), --connections clients for --duration seconds; (a) is printed as a share.
 # --smoke: 2 s per workload, 8 connections, 20 members, SQLite only, no warm-up; exits 1
 # when any workload had an error or no throughput, or the books do not verify.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STORE=both DURATION=10 CONNS=64 MEMBERS=1000 THREADS=2 WARMUP=2 BUILD_DIR="$REPO/build"
-TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0
+TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0 PGBENCH=0
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789abcdef"
 CALLBACK_SECRET="bench-callback-secret-0123456789"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --store) STORE="$2"; shift 2 ;;
@@ -43,12 +47,13 @@ while [ $# -gt 0 ]; do
     --keep) KEEP=1; shift ;;
     --no-analyze) ANALYZE=0; shift ;;
     --pg-tcp) PG_TCP=1; shift ;;
+    --pgbench) PGBENCH=1; shift ;;
     --smoke) SMOKE=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; usage 2 ;;
   esac
 done
-if [ "$SMOKE" = 1 ]; then STORE=sqlite DURATION=2 CONNS=8 MEMBERS=20 WARMUP=0; fi
+if [ "$SMOKE" = 1 ]; then STORE=sqlite DURATION=2 CONNS=8 MEMBERS=20 WARMUP=0 PGBENCH=0; fi
 case "$STORE" in sqlite) STORES=(sqlite) ;; postgres) STORES=(postgres) ;; both) STORES=(sqlite postgres) ;;
   *) echo "bench/run.sh: --store sqlite|postgres|both" >&2; exit 2 ;; esac
 [ "$THREADS" -le "$CONNS" ] || THREADS="$CONNS"
@@ -239,6 +244,29 @@ pg_analyze() { # pg_analyze URL — fresh planner statistics (see the top of thi
   "$psql_bin" "$1" -qAt -v ON_ERROR_STOP=1 -c ANALYZE >/dev/null || say "ANALYZE failed"
 }
 
+# pgbench_run URL — PostgreSQL's yardstick on the benchmark's cluster (--pgbench): pgbench's
+# TPC-B-like transaction (three UPDATEs, a SELECT, an INSERT) in a database of its own, at a
+# scale of one branch per client: with fewer branches the clients queue on their rows' locks
+# (at scale 1 all of them update one row) and the figure says nothing about the machine.
+pgbench_run() {
+  [ "$PGBENCH" = 1 ] || return 0
+  local pgb psql_bin db="${1%/*}/mps_pgbench" out tps lat
+  pgb="$(command -v pgbench || true)"
+  psql_bin="$(command -v psql || true)"
+  if [ -z "$pgb" ] || [ -z "$psql_bin" ]; then say "pgbench or psql not found: no yardstick (apt-get install postgresql)"; return 0; fi
+  "$psql_bin" "$1" -qAt -v ON_ERROR_STOP=1 -c "CREATE DATABASE mps_pgbench" >/dev/null || die "cannot create the pgbench database"
+  say "postgres: pgbench yardstick: initialising scale $CONNS"
+  "$pgb" -i -q -s "$CONNS" "$db" >"$TMP/pgbench-init.log" 2>&1 || { cat "$TMP/pgbench-init.log" >&2; die "pgbench -i failed"; }
+  "$psql_bin" "$db" -qAt -c CHECKPOINT >/dev/null || true
+  say "postgres: pgbench yardstick: TPC-B-like, -M prepared, $CONNS clients, ${DURATION}s"
+  out="$("$pgb" -M prepared -c "$CONNS" -j "$THREADS" -T "$DURATION" "$db" 2>&1)" || { printf '%s\n' "$out" >&2; die "pgbench failed"; }
+  tps="$(printf '%s\n' "$out" | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' | head -n1)"
+  lat="$(printf '%s\n' "$out" | sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' | head -n1)"
+  [ -n "$tps" ] || { printf '%s\n' "$out" >&2; die "pgbench printed no tps"; }
+  printf '{"workload":"pgbench","store":"postgres","tool":"pgbench","connections":%d,"seconds":%d,"scale":%d,"rps":%s,"latency_avg_ms":%s,"errors":0,"requests":%.0f}\n' \
+    "$CONNS" "$DURATION" "$CONNS" "$tps" "${lat:-0}" "$(awk -v t="$tps" -v d="$DURATION" 'BEGIN {print t * d}')" >>"$ROWS"
+}
+
 VERIFY_NOTES=()
 run_store() { # run_store sqlite|postgres
   local store="$1" dir="$TMP/$1" url
@@ -312,6 +340,7 @@ run_store() { # run_store sqlite|postgres
     "$checked" >>"$ROWS"
   [ "$vrc" = 0 ] || { VERIFY_NOTES+=("$store: mpsctl verify exit $vrc"); printf '%s\n' "$vout" | grep VIOLATION | head >&2 || true; }
   if [ "$store" = postgres ]; then
+    pgbench_run "$url"
     "$REPO/scripts/pg-throwaway.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
     [ "$KEEP" = 1 ] || rm -rf "$PG_DIR"
     PG_DIR=""
@@ -335,6 +364,7 @@ DIRTY="$(git -C "$REPO" status --porcelain -- src 2>/dev/null | head -c1)"
 [ -z "$DIRTY" ] || REV="$REV+dirty-src"
 CMD="bench/run.sh --store $STORE --duration $DURATION --connections $CONNS --members $MEMBERS"
 if [ "$ANALYZE" = 0 ]; then CMD="$CMD --no-analyze"; fi
+if [ "$PGBENCH" = 1 ]; then CMD="$CMD --pgbench"; fi
 if [ "$SMOKE" = 1 ]; then CMD="bench/run.sh --smoke"; fi
 
 REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" -v smoke="$SMOKE" -v conns="$CONNS" '
@@ -345,18 +375,24 @@ REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" 
   }
   { w = get($0, "workload"); s = get($0, "store"); n++; W[n] = w; S[n] = s; L[n] = $0
     if (w == "storage-limit") limit[s] = get($0, "rps")
-    if (w == "pay") pay[s] = get($0, "rps") }
+    if (w == "pay") pay[s] = get($0, "rps")
+    if (w == "pgbench") { yard = get($0, "rps"); yard_lat = get($0, "latency_avg_ms"); yard_c = get($0, "connections") } }
   END {
     printf "\nmps benchmark  rev %s  %s\n%s\n(%s; latencies in ms; req/s counts successful answers only)\n\n", rev, cmd, machine, tool == "wrk" ? "wrk 4.1 for pay and read, bench/loadgen for ext" : "bench/loadgen for every HTTP workload"
     printf "%-15s %-8s %10s %8s %8s %8s %8s %7s  %s\n", "workload", "store", "req/s", "p50", "p95", "p99", "max", "errors", "HTTP / in-process"
     for (i = 1; i <= n; i++) {
-      if (W[i] == "verify") continue
+      if (W[i] == "verify" || W[i] == "pgbench") continue
       ratio = ""
       if (W[i] == "pay" && limit[S[i]] > 0) ratio = sprintf("%.0f%% of %.0f/s", 100 * pay[S[i]] / limit[S[i]], limit[S[i]])
       if (W[i] == "ext-flow" && limit[S[i]] > 0) ratio = sprintf("(flows: 2 requests each)")
       printf "%-15s %-8s %10.0f %8.2f %8.2f %8.2f %8.2f %7d  %s\n", W[i], S[i], get(L[i], "rps"), get(L[i], "p50_ms"), get(L[i], "p95_ms"), get(L[i], "p99_ms"), get(L[i], "max_ms"), get(L[i], "errors"), ratio
     }
     printf "\n"
+    if (yard > 0) {
+      printf "PostgreSQL yardstick: pgbench TPC-B-like (-M prepared, scale %d, %d clients): %.0f transactions/s, latency avg %.2f ms", yard_c, yard_c, yard, yard_lat
+      if (pay["postgres"] > 0) printf "; (a) pay postgres is %.0f%% of it", 100 * pay["postgres"] / yard
+      printf "\n"
+    }
     for (i = 1; i <= n; i++) if (W[i] == "verify") printf "mpsctl verify (%s): exit %s, %s violations; %s\n", S[i], get(L[i], "exit"), get(L[i], "violations"), get(L[i], "checked")
     if (conns == 64 && smoke != 1) {
       printf "\nissue-5 targets (64 connections):\n"
@@ -392,9 +428,9 @@ RATIOS="$(awk '
 {
   printf '{"timestamp":"%s","revision":"%s","command":"%s","machine":{"nproc":%s,"cpu":"%s","kernel":"%s"},' \
     "$STAMP" "$REV" "$CMD" "$(nproc)" "${CPU//\"/}" "$(uname -sr)"
-  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"pg_transport":"%s","smoke":%s},' \
+  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"pg_transport":"%s","pgbench":%s,"smoke":%s},' \
     "$STORE" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" "$MEMBERS" "$TOOL" "$([ "$ANALYZE" = 1 ] && echo true || echo false)" \
-    "$([ "$PG_TCP" = 1 ] && echo tcp || echo unix)" \
+    "$([ "$PG_TCP" = 1 ] && echo tcp || echo unix)" "$([ "$PGBENCH" = 1 ] && echo true || echo false)" \
     "$([ "$SMOKE" = 1 ] && echo true || echo false)"
   printf '"wall_seconds":%d,"http_vs_in_process":{%s},"rows":[' "$((T_END - T_START))" "$RATIOS"
   paste -sd, "$ROWS"
