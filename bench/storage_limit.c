@@ -96,6 +96,7 @@ static int pay_run(db_conn *c, void *arg) {
   int rc = db_prefetch(c, &q_user_version, av, 1);
   if (rc >= 0) rc = money_ctx_prefetch(c, g.seed.merchant_id, g.seed.members[s->member]);
   if (rc >= 0) rc = idem_prefetch(c, g.scope, s->key, s->hash, at_ms);
+  if (rc >= 0) rc = payment_create_prefetch(c, g.seed.merchant_id, g.seed.members[s->member], at_ms);
   if (rc < 0) return rc;
   rc = auth_check(c);
   if (rc != 0) {
@@ -117,7 +118,7 @@ static int pay_run(db_conn *c, void *arg) {
   struct svc_error err = {0};
   rc = money_ctx_load(c, &a, g.seed.merchant_id, g.seed.members[s->member], 0, &m, &err);
   struct payment p;
-  if (rc == SVC_OK) rc = payment_create(c, &a, &m, g.amount, NULL, 900, &p, &err);
+  if (rc == SVC_OK) rc = payment_create(c, &a, &m, g.amount, NULL, 900, at_ms, &p, &err);
   svc_error_clear(&err);
   if (rc < 0) return rc;
   if (rc != SVC_OK) {

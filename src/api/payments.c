@@ -75,7 +75,7 @@ static char *wallet_text(const struct money_ctx *m, const struct wallet_view *w,
 struct pay_body {
   char merchant_id[65], user_id[65], store_id[65];
   int64_t order_amount;
-  int64_t now_ms; /* a quote's time, set by its prefetch before each run */
+  int64_t now_ms; /* a quote's or a payment's time, set by its prefetch before each run */
   struct api_idem idem;
 };
 
@@ -173,7 +173,7 @@ static int verify_work(db_conn *c, struct http_req *req) {
   struct payment p;
   struct svc_error err = {0};
   int rc = payment_create(c, &a, &m, b->order_amount, b->store_id[0] ? b->store_id : NULL,
-                      req->app->cfg.payment_pending_ttl_s, &p, &err);
+                          req->app->cfg.payment_pending_ttl_s, b->now_ms, &p, &err);
   if (rc == SVC_OK) {
     size_t len = 0;
     char *text = api_payment_verify_reply(&p, &len);
@@ -182,11 +182,14 @@ static int verify_work(db_conn *c, struct http_req *req) {
   return api_finish(req, rc, &err);
 }
 
-/* The key's claim and the merchant and member, with the token check: one round trip. */
+/* The token check, the merchant and member, the key's claim and then what the payment reads
+ * (its accounts locked, its vouchers, the audit chain head): one round trip (D55). */
 static int verify_prefetch(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
+  b->now_ms = clock_now_ms();
   int rc = money_ctx_prefetch(c, b->merchant_id, b->user_id);
-  return rc < 0 ? rc : api_idem_prefetch(c, &b->idem);
+  if (rc >= 0) rc = api_idem_prefetch(c, &b->idem);
+  return rc < 0 ? rc : payment_create_prefetch(c, b->merchant_id, b->user_id, b->now_ms);
 }
 
 static int verify_run(db_conn *c, struct http_req *req) {

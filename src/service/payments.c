@@ -206,6 +206,38 @@ static const db_sql q_pay_accounts = {
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3"};
 
+/* On PostgreSQL the same accounts for the merchant's own currency, read in the query, so that
+ * it can go in the first round trip with the key's claim, before the merchant is loaded
+ * (payment_create_prefetch, D55). A merchant's currency never changes once it exists. */
+static const db_sql q_pay_accounts_pg = {
+    "pay_accounts_pg", /* PostgreSQL only (FOR UPDATE): pay_accounts_query never gives it to SQLite */
+    "WITH m AS (SELECT id, owner_kind, kind, normal, balance, held, has_floor, currency "
+    "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE), "
+    "cur AS (SELECT currency FROM merchants WHERE id = $2) "
+    "SELECT id, owner_kind, kind, normal, balance, held, has_floor "
+    "FROM m WHERE owner_kind = 'member' AND currency = (SELECT currency FROM cur) "
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = (SELECT currency FROM cur) "
+    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
+    "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = (SELECT currency FROM cur)",
+    NULL};
+
+/* The accounts query for this connection and its arguments in k[3]; returns their count.
+ * currency: the merchant's (PostgreSQL reads it in the query: may be NULL there). */
+static int pay_accounts_query(db_conn *c, const char *merchant_id, const char *member_id,
+                              const char *currency, db_val k[3], const db_sql **q) {
+  k[0] = db_text(member_id);
+  k[1] = db_text(merchant_id);
+  if (db_conn_kind(c) == DB_POSTGRES) {
+    *q = &q_pay_accounts_pg;
+    return 2;
+  }
+  assert(currency != NULL);
+  k[2] = db_text(currency);
+  *q = &q_pay_accounts;
+  return 3;
+}
+
 /* Where a row of q_pay_accounts belongs in struct pay_accounts, or NULL. */
 static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner, const char *kind) {
   static const struct { const char *owner, *kind; size_t off; } map[] = {
@@ -227,8 +259,10 @@ static struct ledger_account *slot_of(struct pay_accounts *a, const char *owner,
 
 static int pay_accounts_prefetch(db_conn *c, const char *merchant_id, const char *member_id,
                                  const char *currency) {
-  db_val k[] = {db_text(member_id), db_text(merchant_id), db_text(currency)};
-  return db_prefetch(c, &q_pay_accounts, k, 3);
+  db_val k[3];
+  const db_sql *q = NULL;
+  int n = pay_accounts_query(c, merchant_id, member_id, currency, k, &q);
+  return db_prefetch(c, q, k, n);
 }
 
 /* All seven accounts in one query (the hot path: they exist after a member's first top-up),
@@ -236,9 +270,11 @@ static int pay_accounts_prefetch(db_conn *c, const char *merchant_id, const char
 static int pay_accounts_load(db_conn *c, const char *merchant_id, const char *member_id,
                              const char *currency, struct pay_accounts *a) {
   memset(a, 0, sizeof *a);
-  db_val k[] = {db_text(member_id), db_text(merchant_id), db_text(currency)};
+  db_val k[3];
+  const db_sql *q = NULL;
+  int n = pay_accounts_query(c, merchant_id, member_id, currency, k, &q);
   db_cursor *cur = NULL;
-  int rc = db_query(c, &q_pay_accounts, k, 3, &cur);
+  int rc = db_query(c, q, k, n, &cur);
   if (rc < 0) return rc;
   for (int i = 0; i < 16 && (rc = db_step(cur)) == DB_ROW; i++) {
     struct ledger_account *acc = slot_of(a, db_col_text(cur, 1), db_col_text(cur, 2));
@@ -372,8 +408,16 @@ static int insert_payment(db_conn *c, const struct payment *p, const char *store
   return db_run_later(c, &q_insert, v, 17, 1);
 }
 
+int payment_create_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
+  if (db_conn_kind(c) != DB_POSTGRES) return DB_OK; /* SQLite: a query costs no round trip */
+  int rc = pay_accounts_prefetch(c, merchant_id, member_id, NULL);
+  if (rc >= 0) rc = wallet_vouchers_prefetch(c, merchant_id, member_id, now_ms);
+  if (rc >= 0) rc = audit_prefetch_head(c, merchant_id, true);
+  return rc;
+}
+
 int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
-                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s,
+                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s, int64_t now_ms,
                    struct payment *out, struct svc_error *err) {
   assert(order_amount > 0 && order_amount <= MONEY_MAX_MINOR);
   if (store_id) { /* a till of this merchant, open for business */
@@ -388,20 +432,16 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                       "storeId '%s' is not an active store of this merchant", store_id);
     }
   }
-  int64_t now = clock_now_ms();
-  /* What the payment reads, in one round trip on PostgreSQL: the accounts, the vouchers and
-   * the audit chain head (nothing written before them changes them). */
-  int rc = pay_accounts_prefetch(c, m->merchant_id, m->member_id, m->currency);
-  if (rc >= 0) rc = wallet_vouchers_prefetch(c, m, now);
-  if (rc >= 0) rc = audit_prefetch_head(c, m->merchant_id, true);
-  /* The quote must see the balances as they are inside this transaction. On SQLite the
-   * single writer already serialises; on PostgreSQL the member's accounts are locked first
-   * (D22) by the query that reads them: under READ COMMITTED it returns them as the previous
-   * lock holder committed them. (A member's very first payment may create accounts after the
+  int64_t now = now_ms;
+  /* What the payment reads (the accounts, the vouchers, the audit chain head) was prefetched
+   * by payment_create_prefetch; nothing written since changes it. The quote must see the
+   * balances as they are inside this transaction. On SQLite the single writer already
+   * serialises; on PostgreSQL the member's accounts are locked first (D22) by the query that
+   * reads them: under READ COMMITTED it returns them as the previous lock holder committed them. (A member's very first payment may create accounts after the
    * lock; their balance is zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT or
    * DB_BUSY stays the last word.) */
   struct pay_accounts acc;
-  if (rc >= 0) rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
+  int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
   struct wallet_view w;
   struct quote q;
   if (rc >= 0) rc = quote_from_accounts(c, m, &acc, order_amount, now, &w, &q);

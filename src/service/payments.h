@@ -55,8 +55,8 @@ int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wa
 int wallet_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
 /* Only the usable vouchers of the wallet (balances left as they are). */
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out);
-/* Prefetch what wallet_vouchers_load(c, m, now_ms) will query. */
-int wallet_vouchers_prefetch(db_conn *c, const struct money_ctx *m, int64_t now_ms);
+/* Prefetch what wallet_vouchers_load(c, m, now_ms) will query, m naming this merchant and member. */
+int wallet_vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
 
 struct payment {
   char id[65], merchant_id[65], member_id[65], currency[4], status[20], voucher_id[65];
@@ -69,10 +69,15 @@ struct payment {
 int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
                   struct wallet_view *wallet, struct quote *out);
 
-/* Pay order_amount (see the top of this file). pending_ttl_s: how long an external part may
- * wait for its callback. */
+/* Prefetch (db_prefetch) what payment_create will read for this merchant and member at now_ms:
+ * the accounts (the member's locked on PostgreSQL), the vouchers and the audit chain head.
+ * Needs neither the merchant nor the member loaded, so on PostgreSQL it goes in the job's first
+ * round trip, after the key's claim (D55). Without it the same reads run when asked. */
+int payment_create_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
+/* Pay order_amount (see the top of this file) at now_ms (the time its prefetch used).
+ * pending_ttl_s: how long an external part may wait for its callback. */
 int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
-                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s,
+                   int64_t order_amount, const char *store_id, int64_t pending_ttl_s, int64_t now_ms,
                    struct payment *out, struct svc_error *err);
 
 int payment_load(db_conn *c, const char *id, struct payment *out); /* DB_ROW, DB_DONE, < 0 */

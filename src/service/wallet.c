@@ -120,8 +120,8 @@ static int vouchers_prefetch(db_conn *c, const char *merchant_id, const char *me
   return db_prefetch(c, &q_vouchers, v, 4);
 }
 
-int wallet_vouchers_prefetch(db_conn *c, const struct money_ctx *m, int64_t now_ms) {
-  return vouchers_prefetch(c, m->merchant_id, m->member_id, now_ms);
+int wallet_vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
+  return vouchers_prefetch(c, merchant_id, member_id, now_ms);
 }
 
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {

@@ -88,6 +88,11 @@ enum db_kind db_conn_kind(const db_conn *c) {
   return c->kind;
 }
 
+uint64_t db_round_trips(const db_conn *c) {
+  assert(c != NULL);
+  return c->round_trips;
+}
+
 int db_conn_lane(const db_conn *c) {
   assert(c != NULL && c->lane >= 0);
   return c->lane;

@@ -70,6 +70,9 @@ enum db_kind db_conn_kind(const db_conn *c);
 #define DB_MAX_LANES 256
 int db_conn_lane(const db_conn *c);
 void db_conn_set_lane(db_conn *c, int lane);
+/* Answers this connection has waited for from its server since it was opened: PostgreSQL
+ * round trips (a pipeline, a statement run alone, a prepare); 0 on SQLite, in process. */
+uint64_t db_round_trips(const db_conn *c);
 const char *db_errmsg(const db_conn *c);
 
 /* Run a statement with parameters. On success the cursor is positioned before the

@@ -79,6 +79,7 @@ struct db_conn {
   db_cursor *cursor;   /* the open cursor, NULL when none: one at a time */
   int savepoint_depth; /* 0 or 1 */
   int lane;            /* db_conn_lane(): this connection's index in a PostgreSQL pool, else 0 */
+  uint64_t round_trips; /* db_round_trips(): counted by the backend at each wait for an answer */
   struct db_cache cache;
   char errmsg[DB_ERRMSG_LEN];
 };

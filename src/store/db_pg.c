@@ -139,6 +139,7 @@ static void pg_free_stmt(db_conn *c, void *entry) {
 /* Session settings; run after every (re)connect. */
 static int pg_session_setup(struct pg_conn *p) {
   PGresult *res = PQexec(p->pg, "SET client_min_messages = warning");
+  p->base.round_trips++;
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, "session setup", res);
   PQclear(res);
   int v = PQserverVersion(p->pg);
@@ -210,10 +211,12 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
   int typed = nargs < used ? nargs : used;
   for (int k = 0; k < typed; k++) types[k] = args[k].type == DB_T_INT ? PG_INT8_OID : 0;
   PGresult *res = PQprepare(p->pg, st->name, sql, typed, typed > 0 ? types : NULL);
+  p->base.round_trips++;
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
   PQclear(res);
   if (rc != DB_OK) return rc;
   res = PQdescribePrepared(p->pg, st->name);
+  p->base.round_trips++;
   rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
   if (rc == DB_OK) st->nparams = PQnparams(res);
   PQclear(res);
@@ -388,6 +391,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
                  : PQsendQueryParams(p->pg, f->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
   }
   if (sent) sent = PQpipelineSync(p->pg) == 1;
+  p->base.round_trips++;
   if (!sent) { /* the connection broke: nothing more to read on it */
     int rc = pg_fail(p, "pipeline", NULL);
     return rc == DB_OK ? DB_CONN : rc;
@@ -498,6 +502,7 @@ static int pg_query(db_conn *c, const db_sql *q, const db_val *args, int nargs,
       if (rc != DB_OK) return rc;
     } else {
       res = PQexecPrepared(p->pg, st->name, nargs, nargs > 0 ? values : NULL, NULL, NULL, 0);
+      p->base.round_trips++;
     }
   }
   ExecStatusType es = PQresultStatus(res);
@@ -646,6 +651,7 @@ static int pg_script(db_conn *c, const char *sql) {
   int frc = pg_flush_later(p);
   if (frc != DB_OK) return frc;
   PGresult *res = PQexec(p->pg, sql);
+  p->base.round_trips++;
   ExecStatusType es = PQresultStatus(res);
   int rc = (es == PGRES_COMMAND_OK || es == PGRES_TUPLES_OK) ? DB_OK
                                                             : pg_fail(p, "script", res);
@@ -696,6 +702,7 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     drop_ahead(p);
     drop_later(p);
     PGresult *res = PQexec(p->pg, "ROLLBACK");
+    p->base.round_trips++;
     PQclear(res);
     return DB_ERR;
   }
@@ -715,6 +722,7 @@ static int pg_txn(db_conn *c, enum db_txn_op op) {
     if (rc != DB_OK) return rc;
   } else {
     res = PQexec(p->pg, TXN_SQL[op]);
+    p->base.round_trips++;
   }
   rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, TXN_SQL[op], res);
   /* COMMIT of a transaction an error aborted answers "ROLLBACK": nothing was written. */

@@ -178,8 +178,10 @@ static int run_job(db_conn *c, db_job *job) {
 
 /* Under mu: the counters of a finished run (a group, or one job when group is false) that
  * took run_ns. */
-static void count_run(struct db_exec *ex, uint64_t busy, uint64_t reruns, bool group, int64_t run_ns) {
+static void count_run(struct db_exec *ex, uint64_t busy, uint64_t reruns, bool group, int64_t run_ns,
+                      uint64_t trips) {
   observe(ex, DB_STAGE_RUN, run_ns);
+  ex->stats.round_trips += trips;
   ex->stats.busy_retries += busy;
   ex->stats.group_reruns += reruns;
   if (group) ex->stats.write_groups++;
@@ -200,9 +202,9 @@ static void call_done(db_job *const *jobs, int n) {
 }
 
 static void finish_jobs(struct db_exec *ex, db_job **jobs, int n, uint64_t busy, uint64_t reruns,
-                        bool group, int64_t run_ns) {
+                        bool group, int64_t run_ns, uint64_t trips) {
   lock(&ex->mu);
-  count_run(ex, busy, reruns, group, run_ns);
+  count_run(ex, busy, reruns, group, run_ns, trips);
   count_done(ex, jobs, n);
   unlock(&ex->mu);
   call_done(jobs, n);
@@ -239,9 +241,9 @@ static void answer_or_wait(struct db_exec *ex, db_job *job, bool wait) {
 }
 
 /* A finished READ job of a reader thread: answered now, or after the next sync. */
-static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy, int64_t run_ns) {
+static void finish_read(struct db_exec *ex, db_job *job, uint64_t busy, int64_t run_ns, uint64_t trips) {
   lock(&ex->mu);
-  count_run(ex, busy, 0, false, run_ns);
+  count_run(ex, busy, 0, false, run_ns, trips);
   bool wait = must_wait_sync(ex);
   if (wait) ex->stats.durable_waits++;
   answer_or_wait(ex, job, wait);
@@ -368,11 +370,11 @@ static void writer_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
   }
   int64_t end = now_ns();
   if (!ex->sync_started || !committed) { /* a failed group wrote nothing: answer now */
-    finish_jobs(ex, jobs, n, busy, undone, true, end - start);
+    finish_jobs(ex, jobs, n, busy, undone, true, end - start, 0);
     return;
   }
   lock(&ex->mu); /* committed, not yet durable: the sync thread answers */
-  count_run(ex, busy, undone, true, end - start);
+  count_run(ex, busy, undone, true, end - start, 0);
   uint64_t seq = ++ex->commits_written;
   for (int i = 0; i < n; i++) wait_sync(ex, jobs[i], seq, end);
   unlock(&ex->mu);
@@ -457,11 +459,12 @@ static void *single_main(void *arg) {
     int64_t start = now_ns();
     observe(ex, DB_STAGE_QUEUE, start - job->enqueued_ns);
     unlock(&ex->mu);
-    uint64_t busy = 0;
+    uint64_t busy = 0, trips = db_round_trips(w->conn);
     job->status = run_own_txn(w->conn, job, &busy);
     int64_t run_ns = now_ns() - start;
-    if (w->role == W_READER) finish_read(ex, job, busy, run_ns);
-    else finish_jobs(ex, &job, 1, busy, 0, false, run_ns);
+    trips = db_round_trips(w->conn) - trips;
+    if (w->role == W_READER) finish_read(ex, job, busy, run_ns, trips);
+    else finish_jobs(ex, &job, 1, busy, 0, false, run_ns, trips);
   }
   return NULL;
 }
@@ -851,7 +854,7 @@ int db_exec_run_inline(db_exec *ex, db_job *job) {
   lock(&ex->mu);
   ex->lent[ex->lent_free++] = c;
   ex->stats.jobs_inline++;
-  count_run(ex, busy, 0, false, run_ns);
+  count_run(ex, busy, 0, false, run_ns, 0); /* SQLite: in process */
   bool wait = must_wait_sync(ex);
   if (wait) { /* the caller suspends, then db_exec_done_when_durable() */
     ex->stats.durable_waits++;

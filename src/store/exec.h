@@ -92,6 +92,7 @@ struct db_exec_stats {
   uint64_t jobs_inline;     /* SQLite READ jobs run on the caller's thread (db_exec_run_inline) */
   uint64_t write_groups;    /* SQLite group transactions committed or failed */
   uint64_t busy_retries;
+  uint64_t round_trips;     /* PostgreSQL: answers waited for by the jobs (db_round_trips); 0 on SQLite */
   uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
   uint64_t wal_syncs;       /* SQLite fdatasync() calls of the WAL by the sync thread */
   uint64_t writer_checkpoints; /* SQLite checkpoints run by the writer (the WAL had grown long) */
@@ -106,7 +107,8 @@ typedef struct db_exec db_exec;
 /* Opens every connection and starts the threads. NULL with a message on failure.
  * Apply migrations first (migrate_apply on a plain db_open connection): jobs assume the
  * schema is current. SQLite needs a file (not :memory:); READ jobs run read-only
- * (PRAGMA query_only on SQLite readers, BEGIN READ ONLY on PostgreSQL). */
+ * (PRAGMA query_only on SQLite readers; on PostgreSQL the client admits only lock-free
+ * SELECTs, D53). */
 db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_len);
 /* Queue a job. 0 on success; -1 when the queue is full or the executor is stopping
  * (the caller answers 503 and done() is NOT called). */

@@ -2,10 +2,12 @@
 // principal 12000, bonus 3600, silver 8800; vouchers 1800 expiring in 1 h and 3000 with min
 // spend 2000 expiring in 3 days), holds for an external part, and the refusals: no
 // Idempotency-Key, fractional amounts, a member paying for another, a store of another
-// merchant. Runs on SQLite and PostgreSQL (MPS_TEST_STORE).
+// merchant. And how many round trips a payment costs on PostgreSQL (D55). Runs on SQLite and
+// PostgreSQL (MPS_TEST_STORE).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStore, stopOk, call, expectStatus, envelope } from './lib/ctl.mjs';
+import { STORE } from './lib/server.mjs';
 
 describe('quote and pay', () => {
   let s, owner, memberToken, member, other;
@@ -88,5 +90,42 @@ describe('quote and pay', () => {
     assert.equal(r.error.details.field, 'storeId');
     const w = expectStatus(await call(s.base, 'GET', `/api/wallet?merchantId=m_pay&userId=${member}`, { token: memberToken }), 200);
     assert.deepEqual(w.balance, { principal: 12000, bonus: 200, silver: 8800 }, 'unchanged');
+  });
+});
+
+describe('round trips to the store', () => {
+  let s, owner, member;
+  let key = 0;
+  const trips = async () => {
+    const t = await (await fetch(`${s.base}/metrics`)).text();
+    return Number(/^mps_store_round_trips_total (\d+)$/m.exec(t)[1]);
+  };
+  const pay = async () => expectStatus(await call(s.base, 'POST', '/api/payment/verify', {
+    token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', userId: member, orderAmount: 100 },
+  }), 200);
+
+  before(async () => {
+    // one pool connection, so that every measured payment finds its statements prepared;
+    // no expiry sweeps in between
+    s = await startStore({ env: { MPS_DEV_MODE: '1', MPS_DB_POOL_SIZE: '1', MPS_EXPIRY_SWEEP_INTERVAL_S: '0' } });
+    const admin = expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body: { role: 'admin' } }), 200).token;
+    expectStatus(await call(s.base, 'POST', '/admin/merchants', { token: admin, body: { id: 'm_trip', name: 'Trips', currency: 'IDR', timeZone: 'Asia/Jakarta' } }), 201);
+    owner = expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body: { role: 'OWNER', merchantId: 'm_trip' } }), 200).token;
+    member = expectStatus(await call(s.base, 'POST', '/api/merchants/m_trip/members', { token: owner, body: { phone: '+628120000099', displayName: 'Tripper' } }), 201).id;
+    expectStatus(await call(s.base, 'POST', '/api/wallet/topup', { token: owner, headers: { 'Idempotency-Key': 'trip-topup' }, body: { merchantId: 'm_trip', userId: member, amount: 1000000 } }), 201);
+  });
+  after(async () => stopOk(s));
+
+  it('a wallet payment is two round trips on PostgreSQL (the reads with the claim, the writes with COMMIT), none on SQLite', async () => {
+    for (let i = 0; i < 3; i++) await pay(); // the first creates the accounts a payment needs
+    const before = await trips();
+    const n = 20;
+    for (let i = 0; i < n; i++) assert.equal((await pay()).status, 'PAID');
+    const used = (await trips()) - before;
+    if (STORE === 'postgres') {
+      assert.ok(used >= 2 * n && used < 2 * n + n / 2, `${used} round trips for ${n} payments`);
+    } else {
+      assert.equal(used, 0);
+    }
   });
 });

@@ -221,6 +221,7 @@ describe(`HTTP platform (${STORE})`, () => {
       assert.match(t, /^mps_store_wal_syncs_total \d+$/m);
       assert.match(t, /^mps_store_writer_checkpoints_total \d+$/m);
       assert.match(t, /^mps_store_durable_waits_total \d+$/m);
+      assert.match(t, /^mps_store_round_trips_total \d+$/m);
       assert.match(t, /^mps_build_info\{[^}]*\} 1/m);
     });
 

@@ -462,6 +462,38 @@ static void run_later(void **state) {
   db_close(c);
 }
 
+/* db_round_trips: on PostgreSQL one for each pipeline or statement waited for (a held-back
+ * BEGIN, held-back writes and a prefetch go with the next query; the prefetched answer costs
+ * nothing more), two for a statement's first prepare; none ever on SQLite. */
+static const db_sql Q_RT_INS = {.name = "rt_ins", .sql = "INSERT INTO t_rt (k, v) VALUES ($1, $2)"};
+static const db_sql Q_RT_CNT = {.name = "rt_cnt", .sql = "SELECT count(*) FROM t_rt"};
+static const db_sql Q_RT_LEN = {.name = "rt_len", .sql = "SELECT length(v) FROM t_rt WHERE k = $1"};
+
+static void round_trips(void **state) {
+  char url[URL_LEN];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  bool pg = db_conn_kind(c) == DB_POSTGRES;
+  script_ok(c, "DROP TABLE IF EXISTS t_rt; CREATE TABLE t_rt (k BIGINT PRIMARY KEY, v TEXT NOT NULL)");
+  for (int pass = 0; pass < 2; pass++) { /* the first pass prepares the statements */
+    uint64_t before = db_round_trips(c);
+    assert_int_equal(db_begin_write(c), DB_OK);
+    for (int k = 0; k < 3; k++) {
+      db_val a[] = {db_int(pass * 10 + k), db_text("xy")};
+      assert_int_equal(db_run_later(c, &Q_RT_INS, a, 2, 1), DB_OK);
+    }
+    db_val k1 = db_int(pass * 10 + 1);
+    assert_int_equal(db_prefetch(c, &Q_RT_LEN, &k1, 1), DB_OK);
+    assert_int_equal(query_int_ok(c, &Q_RT_CNT, NULL, 0), 3 * (pass + 1));
+    assert_int_equal(query_int_ok(c, &Q_RT_LEN, &k1, 1), 2); /* the prefetched answer */
+    assert_int_equal(db_commit(c), DB_OK);
+    uint64_t used = db_round_trips(c) - before;
+    if (!pg) assert_int_equal(used, 0);
+    else if (pass == 0) assert_true(used > 2);
+    else assert_int_equal(used, 2); /* BEGIN, the inserts, the prefetch and the count; COMMIT */
+  }
+  db_close(c);
+}
+
 static const db_sql Q_PF_GET = {.name = "pf_get", .sql = "SELECT v FROM t_pf WHERE k = $1"};
 static const db_sql Q_PF_SUM = {.name = "pf_sum", .sql = "SELECT COALESCE(sum(k), 0) FROM t_pf WHERE k >= $1 AND v = $2"};
 static const db_sql Q_PF_BAD = {.name = "pf_bad", .sql = "SELECT abs($1)"}; /* fails on INT64_MIN */
@@ -1548,6 +1580,7 @@ int main(void) {
       BOTH(constraint_mapping),
       BOTH(transactions_and_savepoints),
       BOTH(run_later),
+      BOTH(round_trips),
       BOTH(prefetch),
       BOTH(run_later_race),
       {"pg_prefetch_unclaimed_write", prefetch_unclaimed_write, NULL, NULL, &B_PG},
