@@ -96,7 +96,7 @@ static int pay_run(db_conn *c, void *arg) {
   int rc = db_prefetch(c, &q_user_version, av, 1);
   if (rc >= 0) rc = money_ctx_prefetch(c, g.seed.merchant_id, g.seed.members[s->member]);
   if (rc >= 0) rc = idem_prefetch(c, g.scope, s->key, s->hash, at_ms);
-  if (rc >= 0) rc = payment_create_prefetch(c, g.seed.merchant_id, g.seed.members[s->member], at_ms);
+  if (rc >= 0) rc = payment_create_prefetch(c, &g.actor, g.seed.merchant_id, g.seed.members[s->member], NULL, at_ms);
   if (rc < 0) return rc;
   rc = auth_check(c);
   if (rc != 0) {

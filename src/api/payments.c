@@ -183,13 +183,15 @@ static int verify_work(db_conn *c, struct http_req *req) {
 }
 
 /* The token check, the merchant and member, the key's claim and then what the payment reads
- * (its accounts locked, its vouchers, the audit chain head): one round trip (D55). */
+ * (the store, its accounts locked, its vouchers, the audit chain head): one round trip (D55). */
 static int verify_prefetch(db_conn *c, struct http_req *req) {
   struct pay_body *b = req->ctx;
   b->now_ms = clock_now_ms();
   int rc = money_ctx_prefetch(c, b->merchant_id, b->user_id);
   if (rc >= 0) rc = api_idem_prefetch(c, &b->idem);
-  return rc < 0 ? rc : payment_create_prefetch(c, b->merchant_id, b->user_id, b->now_ms);
+  if (rc < 0) return rc;
+  struct actor a = api_actor(req);
+  return payment_create_prefetch(c, &a, b->merchant_id, b->user_id, b->store_id[0] ? b->store_id : NULL, b->now_ms);
 }
 
 static int verify_run(db_conn *c, struct http_req *req) {

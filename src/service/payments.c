@@ -176,46 +176,42 @@ int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, i
 
 /* The member's three buckets and the merchant's accounts a payment touches. Only the
  * member's balances are read (the quote); the others' `balance` may leave out their lane
- * parts on PostgreSQL (q_pay_accounts). */
+ * parts on PostgreSQL (q_pay_accounts_pg). */
 struct pay_accounts {
   struct ledger_account principal, bonus, silver, payable, marketing, fee_income, clearing;
 };
 
 static const db_sql q_pay_accounts = {
     "pay_accounts",
-    /* SQLite: one search of the unique (owner_kind, owner_id, kind, currency) index per owner;
-     * an OR of the three, or an IN list of kinds, builds a temporary b-tree on every run */
+    /* SQLite (on PostgreSQL q_pay_accounts_pg): one search of the unique (owner_kind, owner_id,
+     * kind, currency) index per owner; an OR of the three, or an IN list of kinds, builds a
+     * temporary b-tree on every run */
     "SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'member' AND owner_id = $1 AND currency = $3 "
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = $3 "
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3",
-    /* PostgreSQL: the member's accounts locked first (D22), as ledger_lock_owner does, in the
-     * same statement: a row locked FOR UPDATE is returned as the lock holder before us left
-     * it (read committed), which a later statement would also see. The merchant's and the
-     * platform's accounts are read, not locked: their lines never refuse (no floor), and
-     * their balance here is the row's part only (no lanes summed, struct pay_accounts). The
-     * member's buckets have a floor and so no lane parts. */
-    "WITH m AS (SELECT id, owner_kind, kind, normal, balance, held, has_floor, currency "
-    "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE) "
-    "SELECT id, owner_kind, kind, normal, balance, held, has_floor "
-    "FROM m WHERE owner_kind = 'member' AND currency = $3 "
-    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
-    "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = $3 "
-    "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
-    "WHERE owner_kind = 'platform' AND owner_id = 'platform' AND currency = $3"};
+    NULL};
 
-/* On PostgreSQL the same accounts for the merchant's own currency, read in the query, so that
- * it can go in the first round trip with the key's claim, before the merchant is loaded
- * (payment_create_prefetch, D55). A merchant's currency never changes once it exists. */
+/* PostgreSQL: the same accounts, the member's locked first (D22), as ledger_lock_owner does,
+ * in the same statement: a row locked FOR UPDATE is returned as the lock holder before us left
+ * it (read committed), which a later statement would also see. The merchant's and the
+ * platform's accounts are read, not locked: their lines never refuse (no floor), and their
+ * balance here is the row's part only (no lanes summed, struct pay_accounts). The member's
+ * buckets have a floor and so no lane parts. The currency is the merchant's, read here, so
+ * that the query can go in the first round trip with the key's claim, before the merchant is
+ * loaded (payment_create_prefetch, D55); a merchant's currency never changes. Only the named
+ * member's rows at the named merchant are locked: a request naming someone else's member is
+ * refused later without having held that member's accounts. */
 static const db_sql q_pay_accounts_pg = {
     "pay_accounts_pg", /* PostgreSQL only (FOR UPDATE): pay_accounts_query never gives it to SQLite */
     "WITH m AS (SELECT id, owner_kind, kind, normal, balance, held, has_floor, currency "
-    "FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE), "
+    "FROM ledger_accounts WHERE owner_id = $1 AND owner_kind = 'member' AND merchant_id = $2 "
+    "ORDER BY id FOR UPDATE), "
     "cur AS (SELECT currency FROM merchants WHERE id = $2) "
     "SELECT id, owner_kind, kind, normal, balance, held, has_floor "
-    "FROM m WHERE owner_kind = 'member' AND currency = (SELECT currency FROM cur) "
+    "FROM m WHERE currency = (SELECT currency FROM cur) "
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
     "WHERE owner_kind = 'merchant' AND owner_id = $2 AND currency = (SELECT currency FROM cur) "
     "UNION ALL SELECT id, owner_kind, kind, normal, balance, held, has_floor FROM ledger_accounts "
@@ -408,9 +404,24 @@ static int insert_payment(db_conn *c, const struct payment *p, const char *store
   return db_run_later(c, &q_insert, v, 17, 1);
 }
 
-int payment_create_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
+static const db_sql q_store_ok = {"payment_store_ok",
+    "SELECT 1 FROM stores WHERE id = $1 AND merchant_id = $2 AND status = 'ACTIVE'", NULL};
+
+int payment_create_prefetch(db_conn *c, const struct actor *a, const char *merchant_id,
+                            const char *member_id, const char *store_id, int64_t now_ms) {
   if (db_conn_kind(c) != DB_POSTGRES) return DB_OK; /* SQLite: a query costs no round trip */
-  int rc = pay_accounts_prefetch(c, merchant_id, member_id, NULL);
+  /* Nothing is locked for a request its token alone refuses (another merchant's data, a
+   * member paying for someone else): money_ctx_load answers it without these reads. */
+  struct svc_error err = {0};
+  int allowed = money_ctx_allowed(a, merchant_id, member_id, &err);
+  svc_error_clear(&err);
+  if (allowed != SVC_OK) return DB_OK;
+  int rc = DB_OK;
+  if (store_id) {
+    db_val k[] = {db_text(store_id), db_text(merchant_id)};
+    rc = db_prefetch(c, &q_store_ok, k, 2);
+  }
+  if (rc >= 0) rc = pay_accounts_prefetch(c, merchant_id, member_id, NULL);
   if (rc >= 0) rc = wallet_vouchers_prefetch(c, merchant_id, member_id, now_ms);
   if (rc >= 0) rc = audit_prefetch_head(c, merchant_id, true);
   return rc;
@@ -421,11 +432,9 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                    struct payment *out, struct svc_error *err) {
   assert(order_amount > 0 && order_amount <= MONEY_MAX_MINOR);
   if (store_id) { /* a till of this merchant, open for business */
-    static const db_sql q_store = {"payment_store_ok",
-        "SELECT 1 FROM stores WHERE id = $1 AND merchant_id = $2 AND status = 'ACTIVE'", NULL};
     int64_t one = 0;
     db_val k[] = {db_text(store_id), db_text(m->merchant_id)};
-    int src = db_query_int(c, &q_store, k, 2, &one);
+    int src = db_query_int(c, &q_store_ok, k, 2, &one);
     if (src < 0) return src;
     if (src == DB_DONE) {
       return svc_fail(err, MPS_E_UNPROCESSABLE, json_pack("{s:s}", "field", "storeId"),

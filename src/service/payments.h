@@ -30,6 +30,10 @@ struct money_ctx {
 int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
                    const char *member_id, int default_fee_bps, struct money_ctx *out,
                    struct svc_error *err);
+/* What money_ctx_load refuses from the actor's token alone, before any read: another
+ * merchant's data, a member acting for someone else. SVC_OK or a refusal. */
+int money_ctx_allowed(const struct actor *a, const char *merchant_id, const char *member_id,
+                      struct svc_error *err);
 /* Prefetch (db_prefetch) the query money_ctx_load runs for these ids. */
 int money_ctx_prefetch(db_conn *c, const char *merchant_id, const char *member_id);
 
@@ -69,11 +73,14 @@ struct payment {
 int payment_quote(db_conn *c, const struct money_ctx *m, int64_t order_amount, int64_t now_ms,
                   struct wallet_view *wallet, struct quote *out);
 
-/* Prefetch (db_prefetch) what payment_create will read for this merchant and member at now_ms:
- * the accounts (the member's locked on PostgreSQL), the vouchers and the audit chain head.
- * Needs neither the merchant nor the member loaded, so on PostgreSQL it goes in the job's first
- * round trip, after the key's claim (D55). Without it the same reads run when asked. */
-int payment_create_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
+/* Prefetch (db_prefetch) what payment_create will read for this merchant, member and store
+ * (may be NULL) at now_ms: the store's check, the accounts (the member's locked on PostgreSQL),
+ * the vouchers and the audit chain head. Needs neither the merchant nor the member loaded, so
+ * on PostgreSQL it goes in the job's first round trip, after the key's claim (D55); nothing
+ * when the token alone refuses the request (money_ctx_allowed). Without it the same reads run
+ * when asked. */
+int payment_create_prefetch(db_conn *c, const struct actor *a, const char *merchant_id,
+                            const char *member_id, const char *store_id, int64_t now_ms);
 /* Pay order_amount (see the top of this file) at now_ms (the time its prefetch used).
  * pending_ttl_s: how long an external part may wait for its callback. */
 int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,

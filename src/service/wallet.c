@@ -22,15 +22,22 @@ int money_ctx_prefetch(db_conn *c, const char *merchant_id, const char *member_i
   return db_prefetch(c, &q_ctx, k, 2);
 }
 
-int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
-                   const char *member_id, int default_fee_bps, struct money_ctx *out,
-                   struct svc_error *err) {
+int money_ctx_allowed(const struct actor *a, const char *merchant_id, const char *member_id,
+                      struct svc_error *err) {
   int rc = svc_scope(a, merchant_id, err);
   if (rc != SVC_OK) return rc;
   if (a->p && a->p->kind == PRINCIPAL_MEMBER && strcmp(a->p->subject, member_id) != 0) {
     return svc_fail(err, MPS_E_FORBIDDEN, json_pack("{s:s}", "userId", member_id),
                     "members act only for themselves");
   }
+  return SVC_OK;
+}
+
+int money_ctx_load(db_conn *c, const struct actor *a, const char *merchant_id,
+                   const char *member_id, int default_fee_bps, struct money_ctx *out,
+                   struct svc_error *err) {
+  int rc = money_ctx_allowed(a, merchant_id, member_id, err);
+  if (rc != SVC_OK) return rc;
   db_val k[] = {db_text(merchant_id), db_text(member_id)};
   db_cursor *cur = NULL;
   rc = db_query(c, &q_ctx, k, 2, &cur);

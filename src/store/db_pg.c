@@ -391,7 +391,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
                  : PQsendQueryParams(p->pg, f->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
   }
   if (sent) sent = PQpipelineSync(p->pg) == 1;
-  p->base.round_trips++;
+  if (sent) p->base.round_trips++;
   if (!sent) { /* the connection broke: nothing more to read on it */
     int rc = pg_fail(p, "pipeline", NULL);
     return rc == DB_OK ? DB_CONN : rc;

@@ -7,6 +7,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startStore, stopOk, call, expectStatus, envelope } from './lib/ctl.mjs';
+import { spawn } from 'node:child_process';
 import { STORE } from './lib/server.mjs';
 
 describe('quote and pay', () => {
@@ -93,39 +94,75 @@ describe('quote and pay', () => {
   });
 });
 
-describe('round trips to the store', () => {
-  let s, owner, member;
+describe('round trips to the store, and what a payment locks', () => {
+  let s, owner, otherOwner, member, otherMember, storeId;
   let key = 0;
   const trips = async () => {
     const t = await (await fetch(`${s.base}/metrics`)).text();
     return Number(/^mps_store_round_trips_total (\d+)$/m.exec(t)[1]);
   };
-  const pay = async () => expectStatus(await call(s.base, 'POST', '/api/payment/verify', {
-    token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', userId: member, orderAmount: 100 },
-  }), 200);
+  const payReq = (token, body) => call(s.base, 'POST', '/api/payment/verify', {
+    token, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { orderAmount: 100, ...body },
+  });
+  const pay = async (extra = {}) => expectStatus(await payReq(owner, { merchantId: 'm_trip', userId: member, ...extra }), 200);
 
   before(async () => {
     // one pool connection, so that every measured payment finds its statements prepared;
     // no expiry sweeps in between
     s = await startStore({ env: { MPS_DEV_MODE: '1', MPS_DB_POOL_SIZE: '1', MPS_EXPIRY_SWEEP_INTERVAL_S: '0' } });
-    const admin = expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body: { role: 'admin' } }), 200).token;
-    expectStatus(await call(s.base, 'POST', '/admin/merchants', { token: admin, body: { id: 'm_trip', name: 'Trips', currency: 'IDR', timeZone: 'Asia/Jakarta' } }), 201);
-    owner = expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body: { role: 'OWNER', merchantId: 'm_trip' } }), 200).token;
-    member = expectStatus(await call(s.base, 'POST', '/api/merchants/m_trip/members', { token: owner, body: { phone: '+628120000099', displayName: 'Tripper' } }), 201).id;
-    expectStatus(await call(s.base, 'POST', '/api/wallet/topup', { token: owner, headers: { 'Idempotency-Key': 'trip-topup' }, body: { merchantId: 'm_trip', userId: member, amount: 1000000 } }), 201);
+    const mock = async (body) => expectStatus(await call(s.base, 'POST', '/api/auth/mock-login', { body }), 200).token;
+    const admin = await mock({ role: 'admin' });
+    for (const id of ['m_trip', 'm_other']) {
+      expectStatus(await call(s.base, 'POST', '/admin/merchants', { token: admin, body: { id, name: id, currency: 'IDR', timeZone: 'Asia/Jakarta' } }), 201);
+    }
+    owner = await mock({ role: 'OWNER', merchantId: 'm_trip' });
+    otherOwner = await mock({ role: 'OWNER', merchantId: 'm_other' });
+    const funded = async (token, merchantId, phone) => {
+      const id = expectStatus(await call(s.base, 'POST', `/api/merchants/${merchantId}/members`, { token, body: { phone, displayName: 'Tripper' } }), 201).id;
+      expectStatus(await call(s.base, 'POST', '/api/wallet/topup', { token, headers: { 'Idempotency-Key': `topup-${phone}` }, body: { merchantId, userId: id, amount: 1000000 } }), 201);
+      return id;
+    };
+    member = await funded(owner, 'm_trip', '+628120000099');
+    otherMember = await funded(otherOwner, 'm_other', '+628120000098');
+    storeId = expectStatus(await call(s.base, 'POST', '/api/merchants/m_trip/stores', { token: owner, body: { name: 'Till' } }), 201).id;
   });
   after(async () => stopOk(s));
 
-  it('a wallet payment is two round trips on PostgreSQL (the reads with the claim, the writes with COMMIT), none on SQLite', async () => {
-    for (let i = 0; i < 3; i++) await pay(); // the first creates the accounts a payment needs
+  it('a wallet payment is two round trips on PostgreSQL (the reads with the claim, the writes with COMMIT), a till\'s too; none on SQLite', async () => {
+    for (let i = 0; i < 3; i++) { await pay(); await pay({ storeId }); } // the first creates the accounts a payment needs
     const before = await trips();
-    const n = 20;
-    for (let i = 0; i < n; i++) assert.equal((await pay()).status, 'PAID');
-    const used = (await trips()) - before;
-    if (STORE === 'postgres') {
-      assert.ok(used >= 2 * n && used < 2 * n + n / 2, `${used} round trips for ${n} payments`);
-    } else {
-      assert.equal(used, 0);
+    const n = 10;
+    for (let i = 0; i < n; i++) {
+      assert.equal((await pay()).status, 'PAID');
+      assert.equal((await pay({ storeId })).status, 'PAID');
     }
+    const used = (await trips()) - before;
+    assert.equal(used, STORE === 'postgres' ? 2 * 2 * n : 0, `${used} round trips for ${2 * n} payments`);
+  });
+
+  it('a request naming another merchant\'s member does not wait on, or lock, that member\'s accounts (PostgreSQL)', { skip: STORE !== 'postgres' }, async () => {
+    // another session holds the other merchant's member's account rows for 3 s
+    const holder = spawn('psql', [s.storeUrl, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', 'BEGIN',
+      '-c', `SELECT count(*) FROM (SELECT 1 FROM ledger_accounts WHERE owner_id = '${otherMember}' FOR UPDATE) l`,
+      '-c', 'SELECT pg_sleep(3)', '-c', 'COMMIT'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let holderDone = false;
+    const exited = new Promise((resolve) => holder.on('exit', (code) => { holderDone = true; resolve(code); }));
+    await new Promise((r) => setTimeout(r, 800));
+    assert.equal(holderDone, false, 'the lock holder is still in its transaction');
+    // refused by the token alone: another merchant
+    let t0 = Date.now();
+    await envelope(await payReq(owner, { merchantId: 'm_other', userId: otherMember }), 403, 'MERCHANT_SCOPE_DENIED');
+    const scopeMs = Date.now() - t0;
+    // this merchant, but a member of another one
+    t0 = Date.now();
+    await envelope(await payReq(owner, { merchantId: 'm_trip', userId: otherMember }), 404, 'NOT_FOUND');
+    const memberMs = Date.now() - t0;
+    assert.equal(holderDone, false, 'both answered while the rows were still locked');
+    assert.ok(scopeMs < 1000 && memberMs < 1000, `answered in ${scopeMs} and ${memberMs} ms, not after the lock`);
+    // the member's own merchant does wait for the lock (the test holds what it claims to)
+    t0 = Date.now();
+    expectStatus(await payReq(otherOwner, { merchantId: 'm_other', userId: otherMember }), 200);
+    assert.ok(holderDone || Date.now() - t0 >= 1000, 'the payment waited for the lock holder');
+    assert.equal(await exited, 0);
   });
 });
