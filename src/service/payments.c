@@ -446,9 +446,10 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
    * by payment_create_prefetch; nothing written since changes it. The quote must see the
    * balances as they are inside this transaction. On SQLite the single writer already
    * serialises; on PostgreSQL the member's accounts are locked first (D22) by the query that
-   * reads them: under READ COMMITTED it returns them as the previous lock holder committed them. (A member's very first payment may create accounts after the
-   * lock; their balance is zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT or
-   * DB_BUSY stays the last word.) */
+   * reads them: under READ COMMITTED it returns them as the previous lock holder committed
+   * them. (A member's very first payment may create accounts after the lock; their balance is
+   * zero, and the CHECK floor plus a re-quote on DB_CONSTRAINT or DB_BUSY stays the last
+   * word.) */
   struct pay_accounts acc;
   int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
   struct wallet_view w;
