@@ -102,6 +102,15 @@ static int topup_work(db_conn *c, struct http_req *req) {
   return api_finish(req, rc, &err);
 }
 
+/* The merchant and member, the key's claim and the bonus rules, with the token check: one
+ * round trip; topup_create reads the rest in a second (D55). */
+static int topup_prefetch(db_conn *c, struct http_req *req) {
+  struct topup_body *b = req->ctx;
+  int rc = money_ctx_prefetch(c, b->merchant_id, b->user_id);
+  if (rc >= 0) rc = api_idem_prefetch(c, &b->idem);
+  return rc < 0 ? rc : topup_rules_prefetch(c, b->merchant_id);
+}
+
 static int topup_run(db_conn *c, struct http_req *req) {
   struct topup_body *b = req->ctx;
   return api_idem_run(c, req, &b->idem, topup_work);
@@ -112,7 +121,7 @@ void api_topup_create(struct http_req *req) {
   if (!b || http_decode_body(req, topup_spec, sizeof topup_spec / sizeof topup_spec[0], b) != 0) return;
   if (!b->method[0]) snprintf(b->method, sizeof b->method, "%s", req->principal.kind == PRINCIPAL_MEMBER ? "EXTERNAL" : "CASH");
   if (api_idem_prepare(req, &b->idem) != 0) return;
-  http_defer(req, DB_JOB_WRITE, topup_run);
+  http_defer_prefetched(req, DB_JOB_WRITE, topup_prefetch, topup_run);
 }
 
 static json_t *rules_json(const char *merchant_id, const struct topup_rule *r, int n) {

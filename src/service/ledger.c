@@ -96,6 +96,12 @@ static const db_sql q_lock_owner = {
     "ledger_lock_owner", "SELECT id FROM ledger_accounts WHERE owner_id = $1 ORDER BY id",
     "SELECT id FROM ledger_accounts WHERE owner_id = $1 ORDER BY id FOR UPDATE"};
 
+int ledger_lock_owner_prefetch(db_conn *c, const char *owner_id) {
+  if (db_conn_kind(c) == DB_SQLITE) return DB_OK;
+  db_val k[] = {db_text(owner_id)};
+  return db_prefetch(c, &q_lock_owner, k, 1);
+}
+
 int ledger_lock_owner(db_conn *c, const char *owner_id) {
   if (db_conn_kind(c) == DB_SQLITE) return DB_OK; /* the single writer already serialises */
   db_val k[] = {db_text(owner_id)};
@@ -108,23 +114,39 @@ int ledger_lock_owner(db_conn *c, const char *owner_id) {
   return rc < 0 ? rc : DB_OK;
 }
 
-int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
-                        const char *currency, struct ledger_account *out) {
+/* The lookup key of (kind, owner) in k[4]: (owner kind, owner id, kind, currency). */
+static void account_key(enum ledger_kind kind, const char *owner_id, const char *currency, db_val k[4]) {
   assert(kind >= 0 && kind < ACC_KIND_COUNT && currency);
   const struct kind_info *ki = &kinds[kind];
   const char *owner = strcmp(ki->owner, "platform") == 0 ? "platform" : owner_id;
-  db_val k[] = {db_text(ki->owner), db_text(owner), db_text(ki->name), db_text(currency)};
+  assert(owner && owner[0]);
+  k[0] = db_text(ki->owner);
+  k[1] = db_text(owner);
+  k[2] = db_text(ki->name);
+  k[3] = db_text(currency);
+}
+
+int ledger_account_prefetch(db_conn *c, enum ledger_kind kind, const char *owner_id, const char *currency) {
+  db_val k[4];
+  account_key(kind, owner_id, currency, k);
+  return db_prefetch(c, &q_acc_get, k, 4);
+}
+
+int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
+                        const char *currency, struct ledger_account *out) {
+  db_val k[4];
+  account_key(kind, owner_id, currency, k);
   memset(out, 0, sizeof *out);
   return account_get(c, k, out);
 }
 
 int ledger_account(db_conn *c, enum ledger_kind kind, const char *merchant_id, const char *owner_id,
                    const char *currency, struct ledger_account *out) {
-  assert(kind >= 0 && kind < ACC_KIND_COUNT && merchant_id && currency);
+  assert(merchant_id);
+  db_val k[4];
+  account_key(kind, owner_id, currency, k);
   const struct kind_info *ki = &kinds[kind];
-  const char *owner = strcmp(ki->owner, "platform") == 0 ? "platform" : owner_id;
-  assert(owner && owner[0]);
-  db_val k[] = {db_text(ki->owner), db_text(owner), db_text(ki->name), db_text(currency)};
+  const char *owner = k[1].s;
   int rc = account_get(c, k, out); /* the common case: it exists */
   if (rc != DB_DONE) return rc == DB_ROW ? DB_OK : rc;
   char id[ID_MAX_LEN];

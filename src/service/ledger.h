@@ -52,6 +52,9 @@ struct ledger_account {
 int ledger_account(db_conn *c, enum ledger_kind kind, const char *merchant_id, const char *owner_id,
                    const char *currency, struct ledger_account *out);
 
+/* Prefetch (db_prefetch) the lookup ledger_account and ledger_account_find start with. */
+int ledger_account_prefetch(db_conn *c, enum ledger_kind kind, const char *owner_id, const char *currency);
+
 /* The same without creating it (for read-only jobs): DB_ROW, DB_DONE when it does not exist
  * yet (a balance of zero), or < 0. */
 int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
@@ -61,6 +64,8 @@ int ledger_account_find(db_conn *c, enum ledger_kind kind, const char *owner_id,
  * SQLite's single writer already serialises): concurrent payments on one wallet queue up
  * instead of quoting from the same balance. */
 int ledger_lock_owner(db_conn *c, const char *owner_id);
+/* Prefetch what one later ledger_lock_owner(c, owner_id) runs (PostgreSQL; nothing on SQLite). */
+int ledger_lock_owner_prefetch(db_conn *c, const char *owner_id);
 
 struct ledger_line {
   const struct ledger_account *account;

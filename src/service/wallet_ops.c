@@ -84,6 +84,11 @@ int grant_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   return rc < 0 ? rc : SVC_OK;
 }
 
+int topup_rules_prefetch(db_conn *c, const char *merchant_id) {
+  db_val k[] = {db_text(merchant_id)};
+  return db_prefetch(c, &q_rules, k, 1);
+}
+
 int topup_rules_get(db_conn *c, const char *merchant_id, struct topup_rule *out, int *count) {
   *count = 0;
   db_val k[] = {db_text(merchant_id)};
@@ -139,6 +144,22 @@ json_t *topup_json(const struct topup *t) {
                    "expiresAtMs", (json_int_t)t->expires_at_ms, "createdAtMs", (json_int_t)t->created_at_ms);
 }
 
+/* What post_topup and the audit entry read, in one round trip on PostgreSQL (D55): the
+ * accounts, the member's lock (again for the bonus's gift, which takes it itself) and the
+ * chain head, in the order they are taken. */
+static int topup_reads_prefetch(db_conn *c, const struct topup *t, bool cash) {
+  int rc = DB_OK;
+  if (cash) {
+    rc = ledger_account_prefetch(c, ACC_PRINCIPAL, t->member_id, t->currency);
+    if (rc >= 0) rc = ledger_account_prefetch(c, ACC_CASH, NULL, t->currency);
+    if (rc >= 0) rc = ledger_lock_owner_prefetch(c, t->member_id);
+    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_account_prefetch(c, ACC_BONUS, t->member_id, t->currency);
+    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_account_prefetch(c, ACC_MARKETING, t->merchant_id, t->currency);
+    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_lock_owner_prefetch(c, t->member_id);
+  }
+  return rc < 0 ? rc : audit_prefetch_head(c, t->merchant_id, true);
+}
+
 /* Dr cash (till) or gateway clearing, Cr principal; then the bonus rule's gift. */
 static int post_topup(db_conn *c, const struct topup *t) {
   struct money_ctx m = {0};
@@ -182,9 +203,10 @@ int topup_create(db_conn *c, const struct actor *a, const struct money_ctx *m, i
   t->bonus_amount = bonus_for(rules, n, amount);
   t->created_at_ms = clock_now_ms();
   t->expires_at_ms = cash ? 0 : t->created_at_ms + pending_ttl_s * 1000;
+  rc = topup_reads_prefetch(c, t, cash);
   db_val v[] = {db_text(t->id), db_text(t->merchant_id), db_text(t->member_id), db_int(amount), db_int(t->bonus_amount),
                 db_text(t->currency), db_text(method), db_text(t->status), db_int(t->expires_at_ms), db_int(t->created_at_ms)};
-  rc = db_run(c, &q_topup_insert, v, 10, NULL);
+  if (rc >= 0) rc = db_run_later(c, &q_topup_insert, v, 10, 1);
   if (rc >= 0 && cash) rc = post_topup(c, t);
   json_t *d = topup_json(t);
   if (rc >= 0) rc = outbox_add(c, t->merchant_id, cash ? "topup.succeeded" : "topup.pending", t->id, d);

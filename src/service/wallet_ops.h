@@ -48,6 +48,8 @@ struct topup_rule {
   int64_t min_amount, bonus_amount;
 };
 int topup_rules_get(db_conn *c, const char *merchant_id, struct topup_rule *out, int *count);
+/* Prefetch (db_prefetch) what topup_rules_get(c, merchant_id, ...) will query. */
+int topup_rules_prefetch(db_conn *c, const char *merchant_id);
 int topup_rules_set(db_conn *c, const struct actor *a, const char *merchant_id,
                     const struct topup_rule *rules, int count, struct svc_error *err);
 

@@ -52,7 +52,7 @@ struct pg_later {
 
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
  * arena) to know it again, and its answer once the pipeline carrying it came back. */
-#define PG_AHEAD_MAX 8
+#define PG_AHEAD_MAX 16 /* a top-up with a bonus's gift prefetches 11 (D55) */
 #define PG_AHEAD_ARENA 4096
 struct pg_ahead {
   const db_sql *q; /* NULL once taken */

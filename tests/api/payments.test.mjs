@@ -2,7 +2,7 @@
 // principal 12000, bonus 3600, silver 8800; vouchers 1800 expiring in 1 h and 3000 with min
 // spend 2000 expiring in 3 days), holds for an external part, and the refusals: no
 // Idempotency-Key, fractional amounts, a member paying for another, a store of another
-// merchant. And how many round trips a payment costs on PostgreSQL (D55). Runs on SQLite and
+// merchant. And how many round trips a payment and a top-up cost on PostgreSQL (D55). Runs on SQLite and
 // PostgreSQL (MPS_TEST_STORE).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -138,6 +138,22 @@ describe('round trips to the store, and what a payment locks', () => {
     }
     const used = (await trips()) - before;
     assert.equal(used, STORE === 'postgres' ? 2 * 2 * n : 0, `${used} round trips for ${2 * n} payments`);
+  });
+
+  it('a cash top-up is three round trips on PostgreSQL, one with a bonus rule\'s gift too; none on SQLite', async () => {
+    expectStatus(await call(s.base, 'PUT', '/api/merchants/m_trip/topup-bonus-rules', { token: owner, body: { rules: [{ minAmount: 5000, bonusAmount: 500 }] } }), 200);
+    const topup = async (amount) => expectStatus(await call(s.base, 'POST', '/api/wallet/topup', {
+      token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', userId: member, amount },
+    }), 201);
+    for (let i = 0; i < 2; i++) { await topup(1000); await topup(6000); } // prepares; the bonus and marketing accounts
+    const before = await trips();
+    const n = 5;
+    for (let i = 0; i < n; i++) {
+      assert.equal((await topup(1000)).bonusAmount, 0);
+      assert.equal((await topup(6000)).bonusAmount, 500);
+    }
+    const used = (await trips()) - before;
+    assert.equal(used, STORE === 'postgres' ? 3 * 2 * n : 0, `${used} round trips for ${2 * n} top-ups`);
   });
 
   it('a request naming another merchant\'s member does not wait on, or lock, that member\'s accounts (PostgreSQL)', { skip: STORE !== 'postgres' }, async () => {
