@@ -35,6 +35,15 @@ static int refund_work(db_conn *c, struct http_req *req) {
   return api_finish(req, rc, &err);
 }
 
+/* The key's claim, the payment's lock and row, with the token check: one round trip. */
+static int refund_prefetch(db_conn *c, struct http_req *req) {
+  struct refund_body *b = req->ctx;
+  int rc = api_idem_prefetch(c, &b->idem);
+  if (rc < 0) return rc;
+  struct actor a = api_actor(req);
+  return refund_create_prefetch(c, &a, b->merchant_id, b->payment_id);
+}
+
 static int refund_run(db_conn *c, struct http_req *req) {
   struct refund_body *b = req->ctx;
   return api_idem_run(c, req, &b->idem, refund_work);
@@ -50,5 +59,5 @@ void api_payment_refund(struct http_req *req) {
     return;
   }
   if (api_idem_prepare(req, &b->idem) != 0) return;
-  http_defer(req, DB_JOB_WRITE, refund_run);
+  http_defer_prefetched(req, DB_JOB_WRITE, refund_prefetch, refund_run);
 }

@@ -58,7 +58,7 @@ int outbox_add(db_conn *c, const char *merchant_id, const char *topic, const cha
 }
 
 /* What payment_event_text reads first: the payment's last event. */
-static int payment_event_prefetch(db_conn *c, const char *payment_id) {
+int payment_event_prefetch(db_conn *c, const char *payment_id) {
   db_val k[] = {db_text(payment_id)};
   return db_prefetch(c, &q_event_seq, k, 1);
 }

@@ -99,6 +99,8 @@ int payment_load_prefetch(db_conn *c, const char *id);
 void payment_read_row(db_cursor *cur, struct payment *out);
 /* Append to the payment's history (the next seq). */
 int payment_event(db_conn *c, const char *payment_id, const char *type, json_t *details);
+/* Prefetch (db_prefetch) what payment_event reads first: the payment's last event. */
+int payment_event_prefetch(db_conn *c, const char *payment_id);
 
 /* Prefetch what payment_settle_external (settle) or payment_release will read of p. */
 int payment_resolve_prefetch(db_conn *c, const struct payment *p, bool settle);

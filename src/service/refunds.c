@@ -6,14 +6,17 @@
 
 #include "common/clock.h"
 #include "common/ids.h"
+#include "service/audit.h"
 #include "service/ledger.h"
 #include "service/payments.h"
 
 /* PostgreSQL: refunds of one payment queue on its row, so each sees the refunded amount the
- * previous one left (SQLite's single writer serialises them anyway). */
+ * previous one left (SQLite's single writer serialises them anyway). Only a payment of the
+ * merchant the request names (and its token allows) is locked: another merchant's is
+ * answered 404 without having been held. */
 static const db_sql q_lock_payment = {
-    "refund_lock_payment", "SELECT id FROM payments WHERE id = $1",
-    "SELECT id FROM payments WHERE id = $1 FOR UPDATE"};
+    "refund_lock_payment", "SELECT id FROM payments WHERE id = $1 AND merchant_id = $2",
+    "SELECT id FROM payments WHERE id = $1 AND merchant_id = $2 FOR UPDATE"};
 static const db_sql q_refund_insert = {
     "refund_insert",
     "INSERT INTO refunds (id, payment_id, merchant_id, amount, wallet_share, external_share, clawback_bonus, "
@@ -29,6 +32,32 @@ struct refund_accounts {
   struct ledger_account principal, bonus, silver, payable, marketing, fee_income, refund_payable;
 };
 
+/* The member's three buckets (member_balances reads them). */
+static const enum ledger_kind BUCKETS[3] = {ACC_PRINCIPAL, ACC_BONUS, ACC_SILVER};
+
+static int buckets_prefetch(db_conn *c, const struct payment *p) {
+  int rc = DB_OK;
+  for (int i = 0; i < 3 && rc >= 0; i++) rc = ledger_account_prefetch(c, BUCKETS[i], p->member_id, p->currency);
+  return rc;
+}
+
+/* What refund_create reads once the payment is known, in one round trip on PostgreSQL, in
+ * the order it is taken: the accounts (accounts_load), the member's lock, the buckets' balances
+ * under it (member_balances), the payment's last event and the chain head (record). */
+static int refund_reads_prefetch(db_conn *c, const struct payment *p) {
+  const char *m = p->merchant_id, *cur = p->currency;
+  static const enum ledger_kind merchant_kinds[] = {ACC_PAYABLE, ACC_MARKETING};
+  static const enum ledger_kind platform_kinds[] = {ACC_FEE_INCOME, ACC_REFUND_PAYABLE};
+  int rc = buckets_prefetch(c, p);
+  for (size_t i = 0; i < 2 && rc >= 0; i++) rc = ledger_account_prefetch(c, merchant_kinds[i], m, cur);
+  for (size_t i = 0; i < 2 && rc >= 0; i++) rc = ledger_account_prefetch(c, platform_kinds[i], NULL, cur);
+  if (rc >= 0) rc = ledger_lock_owner_prefetch(c, p->member_id);
+  if (rc >= 0) rc = buckets_prefetch(c, p);
+  if (rc >= 0) rc = payment_event_prefetch(c, p->id);
+  if (rc >= 0) rc = audit_prefetch_head(c, m, true);
+  return rc;
+}
+
 static int accounts_load(db_conn *c, const struct payment *p, struct refund_accounts *a) {
   const char *m = p->merchant_id, *cur = p->currency;
   int rc = ledger_account(c, ACC_PRINCIPAL, m, p->member_id, cur, &a->principal);
@@ -43,11 +72,10 @@ static int accounts_load(db_conn *c, const struct payment *p, struct refund_acco
 
 /* Spendable (posted - held) or posted balances of the member's three buckets. */
 static int member_balances(db_conn *c, const struct payment *p, bool spendable, struct wallet_balances *out) {
-  static const enum ledger_kind kinds[3] = {ACC_PRINCIPAL, ACC_BONUS, ACC_SILVER};
   int64_t *dst[3] = {&out->principal, &out->bonus, &out->silver};
   for (int i = 0; i < 3; i++) {
     struct ledger_account acc;
-    int rc = ledger_account_find(c, kinds[i], p->member_id, p->currency, &acc); /* absent: zero */
+    int rc = ledger_account_find(c, BUCKETS[i], p->member_id, p->currency, &acc); /* absent: zero */
     if (rc < 0) return rc;
     *dst[i] = acc.balance - (spendable ? acc.held : 0);
   }
@@ -94,7 +122,7 @@ static int record(db_conn *c, const struct actor *a, const struct refund *r) {
                 db_int(s->wallet_share), db_int(s->external_share), db_int(s->clawback.from_bonus),
                 db_int(s->clawback.from_principal), db_int(s->clawback.unrecovered), db_int(s->fee_reversal),
                 db_text(r->external_status), db_text(actor_id(a)), db_int(r->created_at_ms)};
-  int rc = db_run(c, &q_refund_insert, v, 13, NULL);
+  int rc = db_run_later(c, &q_refund_insert, v, 13, 1);
   json_t *j = refund_json(r);
   if (rc >= 0) rc = payment_event(c, r->payment_id, "refunded", j);
   if (rc >= 0) rc = outbox_add(c, r->merchant_id, "refund.succeeded", r->id, j);
@@ -103,13 +131,23 @@ static int record(db_conn *c, const struct actor *a, const struct refund *r) {
   return rc;
 }
 
+int refund_create_prefetch(db_conn *c, const struct actor *a, const char *merchant_id, const char *payment_id) {
+  struct svc_error err = {0};
+  int allowed = svc_scope(a, merchant_id, &err);
+  svc_error_clear(&err);
+  if (allowed != SVC_OK) return DB_OK;
+  db_val k[] = {db_text(payment_id), db_text(merchant_id)};
+  int rc = db_prefetch(c, &q_lock_payment, k, 2);
+  return rc < 0 ? rc : payment_load_prefetch(c, payment_id);
+}
+
 int refund_create(db_conn *c, const struct actor *a, const char *merchant_id, const char *payment_id,
                   int64_t amount, struct refund *out, struct svc_error *err) {
   int rc = svc_scope(a, merchant_id, err);
   if (rc != SVC_OK) return rc;
-  db_val k[] = {db_text(payment_id)};
+  db_val k[] = {db_text(payment_id), db_text(merchant_id)};
   db_cursor *cur = NULL;
-  rc = db_query(c, &q_lock_payment, k, 1, &cur);
+  rc = db_query(c, &q_lock_payment, k, 2, &cur);
   if (rc < 0) return rc;
   while ((rc = db_step(cur)) == DB_ROW) {
   }
@@ -137,7 +175,8 @@ int refund_create(db_conn *c, const struct actor *a, const char *merchant_id, co
   }
 
   struct refund_accounts acc; /* created if new, then locked, then read */
-  rc = accounts_load(c, &p, &acc);
+  rc = refund_reads_prefetch(c, &p);
+  if (rc >= 0) rc = accounts_load(c, &p, &acc);
   if (rc >= 0) rc = ledger_lock_owner(c, p.member_id);
   struct refund_input in = {.order_amount = p.order_amount, .d = p.d, .fee_amount = p.fee_amount,
                             .refunded_before = p.refunded_amount, .refund_amount = amount};
@@ -160,6 +199,8 @@ int refund_create(db_conn *c, const struct actor *a, const char *merchant_id, co
 
   rc = post_refund(c, &p, r, &acc);
   if (rc == DB_CONSTRAINT) rc = DB_BUSY; /* the wallet changed under us: run again */
+  /* the buckets as posted now, read after the entries in the same round trip as the next */
+  if (rc >= 0) rc = buckets_prefetch(c, &p);
   int64_t changed = 0;
   db_val u[] = {db_text(p.id), db_int(amount), db_int(r->created_at_ms), db_int(p.refunded_amount)};
   if (rc >= 0) rc = db_run(c, &q_refunded, u, 4, &changed);

@@ -38,6 +38,10 @@ struct refund {
  *   SVC_OK      *out filled; < 0 store errors (DB_BUSY when the payment changed meanwhile). */
 int refund_create(db_conn *c, const struct actor *a, const char *merchant_id, const char *payment_id,
                   int64_t amount, struct refund *out, struct svc_error *err);
+/* Prefetch (db_prefetch) what refund_create reads first: the payment's lock and row (nothing
+ * when the actor's token alone refuses the merchant). On PostgreSQL it goes with the token
+ * check and the key's claim, and refund_create reads the rest in one more round trip (D55). */
+int refund_create_prefetch(db_conn *c, const struct actor *a, const char *merchant_id, const char *payment_id);
 
 json_t *refund_json(const struct refund *r);
 

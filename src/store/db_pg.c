@@ -52,8 +52,8 @@ struct pg_later {
 
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
  * arena) to know it again, and its answer once the pipeline carrying it came back. */
-#define PG_AHEAD_MAX 16 /* a top-up with a bonus's gift prefetches 11 (D55) */
-#define PG_AHEAD_ARENA 4096
+#define PG_AHEAD_MAX 32 /* a refund prefetches 20 in all (D55) */
+#define PG_AHEAD_ARENA 8192
 struct pg_ahead {
   const db_sql *q; /* NULL once taken */
   int nparams;

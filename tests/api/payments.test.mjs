@@ -2,7 +2,7 @@
 // principal 12000, bonus 3600, silver 8800; vouchers 1800 expiring in 1 h and 3000 with min
 // spend 2000 expiring in 3 days), holds for an external part, and the refusals: no
 // Idempotency-Key, fractional amounts, a member paying for another, a store of another
-// merchant. And how many round trips a payment and a top-up cost on PostgreSQL (D55). Runs on SQLite and
+// merchant. And how many round trips a payment, a top-up and a refund cost on PostgreSQL (D55). Runs on SQLite and
 // PostgreSQL (MPS_TEST_STORE).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +154,22 @@ describe('round trips to the store, and what a payment locks', () => {
     }
     const used = (await trips()) - before;
     assert.equal(used, STORE === 'postgres' ? 3 * 2 * n : 0, `${used} round trips for ${2 * n} top-ups`);
+  });
+
+  it('a refund is four round trips on PostgreSQL (was 22); none on SQLite', async () => {
+    const refund = async () => {
+      const p = await pay();
+      const t0 = await trips();
+      const r = expectStatus(await call(s.base, 'POST', '/api/payment/refund', {
+        token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', paymentTxnId: p.paymentTxnId, refundAmount: 40 },
+      }), 200);
+      assert.equal(r.refundAmount, 40);
+      return (await trips()) - t0;
+    };
+    await refund(); // prepares the refund's statements, creates the refund accounts
+    let used = 0;
+    for (let i = 0; i < 5; i++) used += await refund();
+    assert.equal(used, STORE === 'postgres' ? 4 * 5 : 0, `${used} round trips for 5 refunds`);
   });
 
   it('a request naming another merchant\'s member does not wait on, or lock, that member\'s accounts (PostgreSQL)', { skip: STORE !== 'postgres' }, async () => {
