@@ -140,7 +140,7 @@ describe('round trips to the store, and what a payment locks', () => {
     assert.equal(used, STORE === 'postgres' ? 2 * 2 * n : 0, `${used} round trips for ${2 * n} payments`);
   });
 
-  it('a cash top-up is three round trips on PostgreSQL, one with a bonus rule\'s gift too; none on SQLite', async () => {
+  it('a cash top-up is three round trips on PostgreSQL, with a bonus rule\'s gift or without; none on SQLite', async () => {
     expectStatus(await call(s.base, 'PUT', '/api/merchants/m_trip/topup-bonus-rules', { token: owner, body: { rules: [{ minAmount: 5000, bonusAmount: 500 }] } }), 200);
     const topup = async (amount) => expectStatus(await call(s.base, 'POST', '/api/wallet/topup', {
       token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', userId: member, amount },

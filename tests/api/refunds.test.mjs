@@ -119,6 +119,15 @@ async function principalPayment(order, { m, cash = order } = {}) {
   return { m, userId, payment };
 }
 
+/** Change the server's store behind its back (a row an older version or an import left out). */
+function sqlWrite(statement) {
+  if (STORE === 'postgres') {
+    execFileSync('psql', [s.dbUrl, '-v', 'ON_ERROR_STOP=1', '-qAt', '-c', statement], { encoding: 'utf8' });
+  } else {
+    execFileSync('sqlite3', ['-bail', '-cmd', '.timeout 5000', path.join(s.dataDir, 'mps.db'), statement], { encoding: 'utf8' });
+  }
+}
+
 /** Run SQL against the server's store (read only); rows as arrays of strings. */
 function sql(query) {
   let out;
@@ -224,6 +233,21 @@ describe('partial and repeated refunds', () => {
     assert.equal(e.error.details.refundable, 0);
     assert.equal(e.error.details.refundedAmount, 1001);
     assert.deepEqual(await wallet(m, userId), { principal: 1001, bonus: 0, silver: 0 });
+  });
+
+  it('a member bucket account that does not exist yet is created, and the refund goes through', async () => {
+    // a payment creates all three buckets; take the unused ones away, as a store written by
+    // another version or an import may have them (on PostgreSQL the refund reads the buckets
+    // three times in its pipelines, and the read after creating one must not take a stale
+    // answer: it was a 503 every time)
+    const { m, userId, payment } = await principalPayment(700);
+    sqlWrite(`DELETE FROM ledger_accounts WHERE owner_kind = 'member' AND owner_id = '${userId}' AND kind IN ('bonus', 'silver')`);
+    assert.deepEqual(sql(`SELECT kind FROM ledger_accounts WHERE owner_kind = 'member' AND owner_id = '${userId}'`), [['principal']]);
+    const r = await refund(m, payment.paymentTxnId, 300);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.body.wallet, { principal: 300, bonus: 0, silver: 0 });
+    assert.equal(sql(`SELECT count(*) FROM ledger_accounts WHERE owner_kind = 'member' AND owner_id = '${userId}'`)[0][0], '3');
+    assert.deepEqual(await wallet(m, userId), { principal: 300, bonus: 0, silver: 0 });
   });
 
   it('more than is left is 422 with the refundable amount, and nothing moves', async () => {

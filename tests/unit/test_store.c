@@ -504,7 +504,7 @@ static void prefetch(void **state) {
   db_conn *c = open_ok(case_url(state, url, sizeof url));
   script_ok(c, "DROP TABLE IF EXISTS t_pf; CREATE TABLE t_pf (k BIGINT PRIMARY KEY, v BIGINT NOT NULL)");
   assert_int_equal(db_begin(c), DB_OK);
-  for (int k = 1; k <= 20; k++) {
+  for (int k = 1; k <= 40; k++) {
     db_val a[] = {db_int(k), db_int(k * 10)};
     assert_int_equal(db_run_later(c, &Q_PF_INS, a, 2, 1), DB_OK);
   }
@@ -513,7 +513,7 @@ static void prefetch(void **state) {
   /* answers go to the query with equal arguments, in any order; more prefetches than the
    * store keeps simply run when asked */
   assert_int_equal(db_begin(c), DB_OK);
-  for (int k = 1; k <= 20; k++) { /* more than PG_AHEAD_MAX (16) */
+  for (int k = 1; k <= 40; k++) { /* more than PG_AHEAD_MAX (32) */
     db_val a[] = {db_int(k)};
     assert_int_equal(db_prefetch(c, &Q_PF_GET, a, 1), DB_OK);
   }
@@ -522,7 +522,7 @@ static void prefetch(void **state) {
   assert_int_equal(db_prefetch(c, &Q_PF_SUM, s2, 2), DB_OK);
   assert_int_equal(query_int_ok(c, &Q_PF_SUM, s2, 2), 6);
   assert_int_equal(query_int_ok(c, &Q_PF_SUM, s1, 2), 5);
-  for (int k = 20; k >= 1; k--) {
+  for (int k = 40; k >= 1; k--) {
     db_val a[] = {db_int(k)};
     assert_int_equal(query_int_ok(c, &Q_PF_GET, a, 1), k * 10);
   }
