@@ -2,7 +2,8 @@
 // principal 12000, bonus 3600, silver 8800; vouchers 1800 expiring in 1 h and 3000 with min
 // spend 2000 expiring in 3 days), holds for an external part, and the refusals: no
 // Idempotency-Key, fractional amounts, a member paying for another, a store of another
-// merchant. And how many round trips a payment, a top-up and a refund cost on PostgreSQL (D55). Runs on SQLite and
+// merchant. And how many round trips a payment, a top-up, a grant and a refund cost on
+// PostgreSQL (D55). Runs on SQLite and
 // PostgreSQL (MPS_TEST_STORE).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -154,6 +155,20 @@ describe('round trips to the store, and what a payment locks', () => {
     }
     const used = (await trips()) - before;
     assert.equal(used, STORE === 'postgres' ? 3 * 2 * n : 0, `${used} round trips for ${2 * n} top-ups`);
+  });
+
+  it('a grant is three round trips on PostgreSQL, a bonus or a voucher; none on SQLite', async () => {
+    const grant = async (body) => expectStatus(await call(s.base, 'POST', '/api/merchant/grants', {
+      token: owner, headers: { 'Idempotency-Key': `trip-${++key}` }, body: { merchantId: 'm_trip', userId: member, ...body },
+    }), 201);
+    const bonus = { type: 'SILVER', amount: 50 };
+    const voucher = { type: 'VOUCHER', value: 30, expiresAt: new Date(Date.now() + 86400e3).toISOString() };
+    for (let i = 0; i < 2; i++) { await grant(bonus); await grant(voucher); } // prepares the statements
+    const before = await trips();
+    const n = 5;
+    for (let i = 0; i < n; i++) { await grant(bonus); await grant(voucher); }
+    const used = (await trips()) - before;
+    assert.equal(used, STORE === 'postgres' ? 3 * 2 * n : 0, `${used} round trips for ${2 * n} grants`);
   });
 
   it('a refund is four round trips on PostgreSQL (was 22); none on SQLite', async () => {
