@@ -52,6 +52,15 @@ static int credit_gift(db_conn *c, const struct money_ctx *m, enum ledger_kind b
   return ledger_post(c, m->merchant_id, "GRANT", ref_type, ref_id, memo, m->currency, lines, 2, NULL, 0);
 }
 
+/* Prefetch (db_prefetch) what credit_gift reads, in its order: the bucket, the merchant's
+ * marketing account, the member's lock (D55). */
+static int credit_gift_prefetch(db_conn *c, const char *merchant_id, const char *member_id,
+                                const char *currency, enum ledger_kind bucket) {
+  int rc = ledger_account_prefetch(c, bucket, member_id, currency);
+  if (rc >= 0) rc = ledger_account_prefetch(c, ACC_MARKETING, merchant_id, currency);
+  return rc < 0 ? rc : ledger_lock_owner_prefetch(c, member_id);
+}
+
 int grant_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                  const struct grant_input *in, struct grant_result *out, struct svc_error *err) {
   bool voucher = strcmp(in->type, "VOUCHER") == 0;
@@ -67,12 +76,7 @@ int grant_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   /* what the gift and the audit entry read, in one round trip on PostgreSQL (D55), in the
    * order credit_gift takes it */
   enum ledger_kind bucket = strcmp(in->type, "BONUS") == 0 ? ACC_BONUS : ACC_SILVER;
-  int rc = DB_OK;
-  if (!voucher) {
-    rc = ledger_account_prefetch(c, bucket, m->member_id, m->currency);
-    if (rc >= 0) rc = ledger_account_prefetch(c, ACC_MARKETING, m->merchant_id, m->currency);
-    if (rc >= 0) rc = ledger_lock_owner_prefetch(c, m->member_id);
-  }
+  int rc = voucher ? DB_OK : credit_gift_prefetch(c, m->merchant_id, m->member_id, m->currency, bucket);
   if (rc >= 0) rc = audit_prefetch_head(c, m->merchant_id, true);
   if (rc < 0) return rc;
   if (voucher) {
@@ -163,9 +167,7 @@ static int topup_reads_prefetch(db_conn *c, const struct topup *t, bool cash) {
     rc = ledger_account_prefetch(c, ACC_PRINCIPAL, t->member_id, t->currency);
     if (rc >= 0) rc = ledger_account_prefetch(c, ACC_CASH, NULL, t->currency);
     if (rc >= 0) rc = ledger_lock_owner_prefetch(c, t->member_id);
-    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_account_prefetch(c, ACC_BONUS, t->member_id, t->currency);
-    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_account_prefetch(c, ACC_MARKETING, t->merchant_id, t->currency);
-    if (rc >= 0 && t->bonus_amount > 0) rc = ledger_lock_owner_prefetch(c, t->member_id);
+    if (rc >= 0 && t->bonus_amount > 0) rc = credit_gift_prefetch(c, t->merchant_id, t->member_id, t->currency, ACC_BONUS);
   }
   return rc < 0 ? rc : audit_prefetch_head(c, t->merchant_id, true);
 }
