@@ -441,7 +441,6 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
                       "storeId '%s' is not an active store of this merchant", store_id);
     }
   }
-  int64_t now = now_ms;
   /* What the payment reads (the accounts, the vouchers, the audit chain head) was prefetched
    * by payment_create_prefetch; nothing written since changes it. The quote must see the
    * balances as they are inside this transaction. On SQLite the single writer already
@@ -454,7 +453,7 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   int rc = pay_accounts_load(c, m->merchant_id, m->member_id, m->currency, &acc);
   struct wallet_view w;
   struct quote q;
-  if (rc >= 0) rc = quote_from_accounts(c, m, &acc, order_amount, now, &w, &q);
+  if (rc >= 0) rc = quote_from_accounts(c, m, &acc, order_amount, now_ms, &w, &q);
   if (rc < 0) return rc;
   struct payment *p = out;
   memset(p, 0, sizeof *p);
@@ -466,14 +465,14 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   p->order_amount = order_amount;
   p->d = q.deduction;
   p->fee_bps = m->fee_bps;
-  p->created_at_ms = p->updated_at_ms = now;
+  p->created_at_ms = p->updated_at_ms = now_ms;
   bool paid = q.deduction.external == 0;
   snprintf(p->status, sizeof p->status, "%s", paid ? "PAID" : "PENDING_EXTERNAL");
   p->fee_amount = paid ? money_bps(order_amount, m->fee_bps) : 0;
-  p->expires_at_ms = paid ? 0 : now + pending_ttl_s * 1000;
+  p->expires_at_ms = paid ? 0 : now_ms + pending_ttl_s * 1000;
   rc = insert_payment(c, p, store_id);
   if (rc >= 0 && p->voucher_id[0]) {
-    db_val v[] = {db_text(p->voucher_id), db_text(paid ? "USED" : "HELD"), db_text(p->id), db_int(now), db_text("ACTIVE")};
+    db_val v[] = {db_text(p->voucher_id), db_text(paid ? "USED" : "HELD"), db_text(p->id), db_int(now_ms), db_text("ACTIVE")};
     int64_t changed = 0;
     rc = db_run(c, &q_voucher_set, v, 5, &changed);
     if (rc >= 0 && changed != 1) rc = DB_BUSY; /* taken meanwhile: run again */
