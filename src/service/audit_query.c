@@ -1,23 +1,28 @@
-/* audit_query.c — listing the audit log (see audit_query.h). Four statements, by whether a
- * merchant and a cursor are given, so each walks an index (audit_log_merchant or the
- * primary key) from the newest entry down instead of filtering the whole table. */
+/* audit_query.c — listing the audit log (see audit_query.h). Newest first by (at_ms, id):
+ * audit_log_time (at_ms, id) and audit_log_merchant (merchant_id, at_ms, id) hold the entries
+ * in that order, so a page is read from an index in order with or without a time window, and
+ * a later page starts at its cursor's entry (whose time is read first) instead of walking the
+ * newer entries again (D56). Two statements, by whether a merchant is given. */
 #include "service/audit_query.h"
 
 #include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
+/* $5 is the upper time bound: the window's end, or on a later page the cursor entry's time + 1
+ * when that is earlier; entries of the cursor's own millisecond come after it when their id is
+ * lower ($7 = '' on the first page). */
 #define AQ_COLS \
   "SELECT id, at_ms, actor, role, COALESCE(merchant_id, ''), action, target, status, " \
   "request_id, details FROM audit_log WHERE ($1 = '' OR action = $1) AND " \
-  "($2 = '' OR status = $2) AND ($3 = '' OR actor = $3) AND at_ms >= $4 AND at_ms < $5 "
-#define AQ_ORDER "ORDER BY id DESC LIMIT $6"
+  "($2 = '' OR status = $2) AND ($3 = '' OR actor = $3) AND at_ms >= $4 AND at_ms < $5 " \
+  "AND ($7 = '' OR at_ms < $8 OR id < $7) "
+#define AQ_ORDER "ORDER BY at_ms DESC, id DESC LIMIT $6"
 
 static const db_sql q_all = {"audit_list_all", AQ_COLS AQ_ORDER, NULL};
-static const db_sql q_all_after = {"audit_list_all_after", AQ_COLS "AND id < $7 " AQ_ORDER, NULL};
-static const db_sql q_merchant = {"audit_list_merchant", AQ_COLS "AND merchant_id = $7 " AQ_ORDER, NULL};
-static const db_sql q_merchant_after = {
-    "audit_list_merchant_after", AQ_COLS "AND merchant_id = $7 AND id < $8 " AQ_ORDER, NULL};
+static const db_sql q_merchant = {"audit_list_merchant", AQ_COLS "AND merchant_id = $9 " AQ_ORDER, NULL};
+static const db_sql q_cursor_at = {
+    "audit_cursor_at", "SELECT at_ms FROM audit_log WHERE id = $1 AND ($2 = '' OR merchant_id = $2)", NULL};
 
 bool audit_status_valid(const char *s) {
   static const char *const statuses[] = {"SUCCESS", "DENIED", "BLOCKED", "FAILED"};
@@ -47,15 +52,36 @@ static int check_scope(const struct actor *a, const char *merchant_id, struct sv
   return svc_fail(err, MPS_E_FORBIDDEN, NULL, "only platform staff read the whole audit log");
 }
 
-static int run_query(db_conn *c, const struct audit_filter *f, db_cursor **cur) {
-  const bool merchant = f->merchant_id[0] != '\0', after = f->cursor[0] != '\0';
-  const db_sql *q = merchant ? (after ? &q_merchant_after : &q_merchant) : (after ? &q_all_after : &q_all);
-  db_val v[8] = {db_text(f->action), db_text(f->status), db_text(f->actor), db_int(f->start_ms),
-                 db_int(f->end_ms), db_int(f->limit + 1)};
-  int n = 6;
+/* The time of the cursor's entry (of the listed merchant when one is given): DB_OK, or
+ * SVC_REJECT when there is no such entry. */
+static int cursor_at(db_conn *c, const struct audit_filter *f, int64_t *at_ms, struct svc_error *err) {
+  db_val a[] = {db_text(f->cursor), db_text(f->merchant_id)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &q_cursor_at, a, 2, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  if (rc == DB_ROW) *at_ms = db_col_int(cur, 0);
+  db_reset(cur);
+  if (rc == DB_DONE) {
+    return svc_fail(err, MPS_E_BAD_REQUEST, json_pack("{s:s}", "parameter", "cursor"),
+                    "cursor is not one this API returned");
+  }
+  return rc == DB_ROW ? DB_OK : rc;
+}
+
+static int run_query(db_conn *c, const struct audit_filter *f, db_cursor **cur, struct svc_error *err) {
+  int64_t end_ms = f->end_ms, cursor_ms = 0;
+  if (f->cursor[0]) {
+    int rc = cursor_at(c, f, &cursor_ms, err);
+    if (rc != DB_OK) return rc;
+    if (cursor_ms < end_ms) end_ms = cursor_ms + 1; /* at_ms is at most INT64_MAX - 1 here */
+  }
+  const bool merchant = f->merchant_id[0] != '\0';
+  db_val v[9] = {db_text(f->action), db_text(f->status), db_text(f->actor), db_int(f->start_ms),
+                 db_int(end_ms),     db_int(f->limit + 1), db_text(f->cursor), db_int(cursor_ms)};
+  int n = 8;
   if (merchant) v[n++] = db_text(f->merchant_id);
-  if (after) v[n++] = db_text(f->cursor);
-  return db_query(c, q, v, n, cur);
+  return db_query(c, merchant ? &q_merchant : &q_all, v, n, cur);
 }
 
 int audit_list(db_conn *c, const struct actor *a, const struct audit_filter *f,
@@ -67,8 +93,8 @@ int audit_list(db_conn *c, const struct actor *a, const struct audit_filter *f,
   int rc = check_scope(a, f->merchant_id, err);
   if (rc != SVC_OK) return rc;
   db_cursor *cur = NULL;
-  rc = run_query(c, f, &cur);
-  if (rc < 0) return rc;
+  rc = run_query(c, f, &cur, err);
+  if (rc != DB_OK) return rc;
   char last[128] = "";
   int n = 0;
   while ((rc = db_step(cur)) == DB_ROW) {

@@ -23,13 +23,13 @@ struct audit_filter {
   const char *actor;       /* "": any */
   int64_t start_ms;        /* at_ms >= start_ms (0: no lower bound) */
   int64_t end_ms;          /* at_ms < end_ms (INT64_MAX: no upper bound) */
-  const char *cursor;      /* "": first page; else the last id of the previous page */
+  const char *cursor;      /* "": first page; else the id of the previous page's last entry */
   int limit;               /* 1..PAGE_MAX */
 };
 
-/* Calls emit for each matching entry, newest (highest id) first; *next_cursor is set when
+/* Calls emit for each matching entry, newest first (by at_ms, then id); *next_cursor is set when
  * more exist. SVC_OK, SVC_DENIED (another merchant, or no merchant for a merchant-side
- * caller) or a db_rc. */
+ * caller), SVC_REJECT (a cursor that names no entry of the listed merchant) or a db_rc. */
 int audit_list(db_conn *c, const struct actor *a, const struct audit_filter *f,
                void (*emit)(const struct audit_entry *e, void *arg), void *arg,
                char *next_cursor, size_t next_len, struct svc_error *err);

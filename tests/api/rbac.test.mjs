@@ -395,10 +395,11 @@ describe(`roles and permissions (${STORE})`, () => {
     });
 
     it('pagination: limit and cursor walk newest first without gaps or repeats', async () => {
-      const full = (await list(admin, { actor: 'u_probe_viewer', limit: '100' })).items.map((e) => e.id);
+      const entries = (await list(admin, { actor: 'u_probe_viewer', limit: '100' })).items;
+      const full = entries.map((e) => e.id);
       assert.equal(full.length, 5);
-      const sorted = [...full].sort().reverse();
-      assert.deepEqual(full, sorted, 'newest (highest id) first');
+      const newestFirst = [...entries].sort((a, b) => b.atMs - a.atMs || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+      assert.deepEqual(full, newestFirst.map((e) => e.id), 'newest (by atMs, then id) first');
       const walked = [];
       let cursor = '';
       for (let i = 0; i < 10; i++) {
@@ -430,6 +431,22 @@ describe(`roles and permissions (${STORE})`, () => {
           assert.equal(body.error.details.parameter, param, `${route} ${JSON.stringify(q)}: ${r.text}`);
         }
       }
+    });
+
+    it('a cursor that names no entry, or an entry of another merchant, is 400 naming cursor', async () => {
+      const mb = await list(admin, { merchantId: 'm_b', limit: '1' }, '/api/audit/logs');
+      assert.equal(mb.items.length, 1);
+      const foreign = mb.items[0].id;
+      for (const [route, q] of [['/admin/audit-logs', { cursor: 'aud_01NOSUCHENTRY0000000000000' }],
+        ['/api/audit/logs', { merchantId: 'm_a', cursor: 'aud_01NOSUCHENTRY0000000000000' }],
+        ['/api/audit/logs', { merchantId: 'm_a', cursor: foreign }],
+        ['/admin/audit-logs', { merchantId: 'm_a', cursor: foreign }]]) {
+        const r = await call(s.base, 'GET', `${route}?${new URLSearchParams(q)}`, { token: admin });
+        const body = await envelope(r, 400, 'BAD_REQUEST');
+        assert.equal(body.error.details.parameter, 'cursor', `${route} ${JSON.stringify(q)}: ${r.text}`);
+      }
+      const own = await list(admin, { merchantId: 'm_b', cursor: foreign }, '/api/audit/logs');
+      for (const e of own.items) assert.equal(e.merchantId, 'm_b');
     });
 
     it('/api/audit/logs requires merchantId', async () => {
