@@ -29,10 +29,13 @@ static const db_sql q_update = {
     "token_version = CASE WHEN $4 = 'DISABLED' AND status <> 'DISABLED' THEN token_version + 1 "
     "ELSE token_version END, status = COALESCE($4, status), updated_at_ms = $5 "
     "WHERE merchant_id = $1 AND id = $2", NULL};
-static const db_sql q_list = {
-    "member_list",
-    "SELECT " MEMBER_COLS " FROM members WHERE merchant_id = $1 AND ($2 = '' OR status = $2) "
-    "AND ($3 = '' OR phone = $3) AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $5", NULL};
+/* Three list statements, so each reads one index in order (D56): the merchant's members from
+ * the newest (members_merchant), from below a cursor, or the one with a phone (members_phone). */
+#define MEMBER_LIST "SELECT " MEMBER_COLS " FROM members WHERE merchant_id = $1 AND ($2 = '' OR status = $2) "
+static const db_sql q_list = {"member_list", MEMBER_LIST "ORDER BY id DESC LIMIT $3", NULL};
+static const db_sql q_list_after = {"member_list_after", MEMBER_LIST "AND id < $4 ORDER BY id DESC LIMIT $3", NULL};
+static const db_sql q_list_phone = {
+    "member_list_phone", MEMBER_LIST "AND phone = $5 AND ($4 = '' OR id < $4) ORDER BY id DESC LIMIT $3", NULL};
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 
@@ -166,9 +169,10 @@ int member_list(db_conn *c, const struct actor *a, const char *merchant_id,
   int rc = svc_merchant_open(c, a, merchant_id, false, err);
   if (rc != SVC_OK) return rc;
   db_cursor *cur = NULL;
-  db_val v[] = {db_text(merchant_id), db_text(f->status), db_text(f->phone), db_text(f->cursor),
-                db_int(f->limit + 1)};
-  rc = db_query(c, &q_list, v, 5, &cur);
+  db_val v[] = {db_text(merchant_id), db_text(f->status), db_int(f->limit + 1), db_text(f->cursor),
+                db_text(f->phone)};
+  const db_sql *q = f->phone[0] ? &q_list_phone : (f->cursor[0] ? &q_list_after : &q_list);
+  rc = db_query(c, q, v, f->phone[0] ? 5 : (f->cursor[0] ? 4 : 3), &cur);
   if (rc < 0) return rc;
   int n = 0;
   next_cursor[0] = '\0';

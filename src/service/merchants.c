@@ -30,10 +30,15 @@ static const db_sql q_status = {
     "WHERE id = $1 AND status = $5", NULL};
 static const db_sql q_list = {
     "merchant_list",
-    "SELECT " MERCHANT_COLS " FROM merchants WHERE ($1 = '' OR status = $1) AND ($2 = '' OR "
+    "SELECT " MERCHANT_COLS " FROM merchants WHERE ($1 = '' OR status = $1) AND created_at_ms <= "
+    "COALESCE((SELECT created_at_ms FROM merchants WHERE id = $2), 9223372036854775807) AND ($2 = '' OR "
     "created_at_ms < (SELECT created_at_ms FROM merchants WHERE id = $2) OR "
     "(created_at_ms = (SELECT created_at_ms FROM merchants WHERE id = $2) AND id < $2)) "
-    "ORDER BY created_at_ms DESC, id DESC LIMIT $3", NULL}; /* newest first: ids are chosen by clients */
+    "ORDER BY created_at_ms DESC, id DESC LIMIT $3", NULL};
+/* newest first (ids are chosen by clients): merchants_created (created_at_ms, id) read in
+ * order, from the cursor's time down (the first condition on created_at_ms bounds the range,
+ * the second decides within the cursor's millisecond, and empties the page of a cursor that
+ * names no merchant); D56 */
 
 static void copy(char *dst, size_t n, const char *src) { snprintf(dst, n, "%s", src ? src : ""); }
 

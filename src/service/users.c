@@ -31,8 +31,12 @@ static const db_sql q_update = {
     "status = COALESCE($4, status), password_hash = COALESCE($5, password_hash), "
     "token_version = token_version + $6, updated_at_ms = $7 WHERE id = $1", NULL};
 static const db_sql q_list = {
-    "user_list",
-    "SELECT " USER_COLS " FROM users WHERE kind = $1 AND COALESCE(merchant_id, '') = $2 "
+    "user_list", /* one merchant's staff, from users_merchant (D56) */
+    "SELECT " USER_COLS " FROM users WHERE kind = $1 AND merchant_id = $2 "
+    "AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4", NULL};
+static const db_sql q_list_platform = {
+    "user_list_platform", /* the platform's staff: the users without a merchant */
+    "SELECT " USER_COLS " FROM users WHERE kind = $1 AND merchant_id IS NULL AND $2 = '' "
     "AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4", NULL};
 static const db_sql q_merchant_status = {"user_merchant_status",
                                          "SELECT status FROM merchants WHERE id = $1", NULL};
@@ -195,7 +199,7 @@ int user_list(db_conn *c, const struct actor *a, const char *kind, const char *m
   }
   db_val v[] = {db_text(kind), db_text(merchant_id ? merchant_id : ""), db_text(cursor), db_int(limit + 1)};
   db_cursor *cur = NULL;
-  int rc = db_query(c, &q_list, v, 4, &cur);
+  int rc = db_query(c, merchant_id && merchant_id[0] ? &q_list : &q_list_platform, v, 4, &cur);
   if (rc < 0) return rc;
   next_cursor[0] = '\0';
   int n = 0;
