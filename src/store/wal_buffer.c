@@ -2,6 +2,7 @@
  * a buffer and written in one pwrite() before anything depends on them. */
 #include "store/wal_buffer.h"
 
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -165,9 +166,12 @@ static int wb_shm_lock(sqlite3_file *file, int offset, int n, int flags) {
 
 static void wb_shm_barrier(sqlite3_file *file) {
   struct wb_file *f = (struct wb_file *)file;
+  errno = 0;
   int rc = flush_pending();
   if (rc != SQLITE_OK) { /* cannot be reported: SQLite would publish the frames */
-    fprintf(stderr, "store: fatal: writing the SQLite WAL failed (%s); stopping\n", sqlite3_errstr(rc));
+    int e = errno;         /* the failed write's: ENOSPC or EFBIG for a full disk */
+    fprintf(stderr, "store: fatal: writing the SQLite WAL failed (%s%s%s); stopping\n", sqlite3_errstr(rc),
+            e ? ": " : "", e ? strerror(e) : "");
     abort();
   }
   f->real->pMethods->xShmBarrier(f->real);

@@ -11,6 +11,10 @@
 //     replayed byte for byte (status, body, Idempotent-Replayed: true); every unanswered one,
 //     retried with its key, succeeds exactly once (a replay when it had committed before the
 //     kill: "committed but unanswered");
+//   - on SQLite, once more with a full disk instead of a kill: mpsd restarted with a file-size
+//     limit a little above its store's largest file (RLIMIT_FSIZE, which fails a write as a
+//     full disk does), the load until mpsd stops itself with `store: fatal: ...` (SIGABRT),
+//     503 answers counted as unanswered; then the same restart and checks (D57);
 //   - the books: every payment, top-up, refund and callback in the store is one the client
 //     booked (nothing lost, nothing doubled, statuses and refunded amounts as acknowledged);
 //     each member bucket (balance, held, available) from GET /api/wallet and from the ledger
@@ -30,6 +34,7 @@ import {
 } from './lib/money.mjs';
 import { BONUS_RULE, BOOKS_ENV as ENV, Books, checkBooks, makeRng, seedFrom, signedCallback } from './lib/books.mjs';
 import { sleep } from './lib/server.mjs';
+import { existsSync, statSync } from 'node:fs';
 
 const KILLS = Number(process.env.MPS_CRASH_KILLS || 3);
 const CONCURRENCY = Number(process.env.MPS_CRASH_CONCURRENCY || 16);
@@ -37,6 +42,8 @@ const SEED = seedFrom('MPS_CRASH_SEED');
 // SQLite: the WAL starts over every 64 pages (D48) instead of 16,384, so that kills also land
 // while the writer checkpoints and starts it over.
 const CRASH_ENV = { ...ENV, MPS_DB_WAL_FRAMES: '64' };
+// The full-disk round (SQLite): how far past its largest file the store may still grow.
+const DISK_HEADROOM = 256 * 1024;
 
 const stores = [];
 after(() => { for (const st of stores) st.drop(); });
@@ -61,7 +68,7 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
     stores.push(st);
     let s = await startOn(st, CRASH_ENV);
     const ctx = `(seed ${SEED})`;
-    const stats = { kills: 0, requests: 0, acked: 0, unanswered: 0, retried: 0, committedUnanswered: 0, replayed: 0 };
+    const stats = { kills: 0, diskFull: 0, requests: 0, acked: 0, unanswered: 0, retried: 0, committedUnanswered: 0, replayed: 0 };
     try {
       const m = await newMerchant(s.base);
       const rules = await call(s.base, 'PUT', `/api/merchants/${m.id}/topup-bonus-rules`, { token: m.owner, body: { rules: [BONUS_RULE] } });
@@ -136,15 +143,15 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
       };
 
       const seenTxn = new Set();
-      for (let round = 1; round <= KILLS; round++) {
+      // One round: the load until mpsd goes (killed, or stopped by itself when the disk is
+      // full), then the same store again: replays, retries, the books and verify.
+      const round = async (n, crash) => {
         const rt0 = Date.now();
         const ops = [];
-        const byAck = killRng.chance(0.6);
-        const killAt = byAck ? killRng.int(5, 150) : killRng.int(5, 500); // acknowledged requests | ms
-        const jitter = killRng.int(0, 3);
         let acks = 0;
         let killIssued = false;
         let killScheduled = false;
+        let failing = false; // disk: a store error answered, or a connection dropped
         const server = s;
         const kill = () => {
           if (killIssued) return;
@@ -154,33 +161,48 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
         const scheduleKill = () => {
           if (killScheduled) return;
           killScheduled = true;
-          if (jitter === 0) kill(); else setTimeout(kill, jitter);
+          if (crash.jitter === 0) kill(); else setTimeout(kill, crash.jitter);
         };
-        const timer = byAck ? null : setTimeout(scheduleKill, killAt);
+        const timer = crash.kind === 'kill' && !crash.byAck ? setTimeout(scheduleKill, crash.killAt) : null;
+        const maxOps = crash.kind === 'disk' ? 40_000 : 5_000;
         const worker = async () => {
-          while (!killIssued && ops.length < 5_000) {
+          while (!killIssued && !server.exited && ops.length < maxOps) {
             const op = nextOp();
             ops.push(op);
             try {
               const res = await send(server.base, op);
-              assert.ok(OK[op.kind].includes(res.status), `round ${round} ${ctx}: ${op.kind} answered ${res.status} ${res.text}`);
+              if (crash.kind === 'disk' && res.status === 503 && res.json?.error) {
+                failing = true; // the store refused the write: not done, retried below
+                op.unanswered = true;
+                continue;
+              }
+              assert.ok(OK[op.kind].includes(res.status), `round ${n} ${ctx}: ${op.kind} answered ${res.status} ${res.text}`);
               assert.ok(!res.replayed, `a fresh key was replayed: ${res.text}`);
               op.ack = res;
               acks++;
               book(op, res);
-              if (byAck && acks >= killAt) scheduleKill();
+              if (crash.byAck && acks >= crash.killAt) scheduleKill();
             } catch (e) {
-              if (e instanceof assert.AssertionError || !killIssued) throw e;
+              if (e instanceof assert.AssertionError) throw e;
+              if (crash.kind === 'kill' && !killIssued) throw e;
+              failing = true;
               op.unanswered = true; // the connection died with the server
             }
           }
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, worker));
         clearTimeout(timer);
-        assert.ok(killIssued, `round ${round}: the server was killed under load ${ctx}`);
         const gone = await s.stop(); // mpsctl verify on the crashed store
-        assert.equal(gone.signal, 'SIGKILL');
-        stats.kills++;
+        if (crash.kind === 'kill') {
+          assert.ok(killIssued, `round ${n}: the server was killed under load ${ctx}`);
+          assert.equal(gone.signal, 'SIGKILL');
+          stats.kills++;
+        } else {
+          assert.ok(failing, `round ${n}: the disk never filled under ${ops.length} requests ${ctx}`);
+          assert.equal(gone.signal, 'SIGABRT', `round ${n}: mpsd should stop itself on a full disk ${ctx}:\n${gone.stderr}`);
+          assert.match(gone.stderr, /store: fatal: /, `round ${n}: the reason is logged`);
+          crash.reason = gone.stderr.split('\n').find((l) => l.includes('store: fatal: '));
+        }
 
         s = await startOn(st, CRASH_ENV); // same store, same secret: the tokens still work
         const acked = ops.filter((o) => o.ack);
@@ -191,9 +213,9 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
           while (i < acked.length) {
             const op = acked[i++];
             const res = await send(s.base, op);
-            assert.equal(res.status, op.ack.status, `round ${round} ${ctx}: replay of an acknowledged ${op.kind}: ${res.text}`);
-            assert.equal(res.text, op.ack.text, `round ${round} ${ctx}: replay of an acknowledged ${op.kind} differs`);
-            assert.ok(res.replayed, `round ${round} ${ctx}: an acknowledged ${op.kind} ran again: ${res.text}`);
+            assert.equal(res.status, op.ack.status, `round ${n} ${ctx}: replay of an acknowledged ${op.kind}: ${res.text}`);
+            assert.equal(res.text, op.ack.text, `round ${n} ${ctx}: replay of an acknowledged ${op.kind} differs`);
+            assert.ok(res.replayed, `round ${n} ${ctx}: an acknowledged ${op.kind} ran again: ${res.text}`);
           }
         }));
         // every unanswered one, retried with its key, happens exactly once
@@ -203,7 +225,7 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
           while (i < unanswered.length) {
             const op = unanswered[i++];
             const res = await send(s.base, op);
-            assert.ok(OK[op.kind].includes(res.status), `round ${round} ${ctx}: retry of an unanswered ${op.kind}: ${res.status} ${res.text}`);
+            assert.ok(OK[op.kind].includes(res.status), `round ${n} ${ctx}: retry of an unanswered ${op.kind}: ${res.status} ${res.text}`);
             if (res.replayed) committed++;
             op.ack = res;
             book(op, res);
@@ -213,14 +235,14 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
         for (const op of acked.filter((o) => o.kind === 'pay')) {
           const id = op.ack.json.paymentTxnId;
           const r = await call(s.base, 'GET', `/api/merchants/${m.id}/transactions/${id}`, { token: m.owner });
-          assert.equal(r.status, 200, `round ${round} ${ctx}: acknowledged payment ${id} lost: ${r.text}`);
-          assert.equal(r.json.status, books.payments.get(id).status, `round ${round} ${ctx}: ${id}`);
+          assert.equal(r.status, 200, `round ${n} ${ctx}: acknowledged payment ${id} lost: ${r.text}`);
+          assert.equal(r.json.status, books.payments.get(id).status, `round ${n} ${ctx}: ${id}`);
           assert.equal(r.json.refundedAmount, books.payments.get(id).refunded);
           assert.ok(!seenTxn.has(id));
           seenTxn.add(id);
         }
-        await checkBooks({ base: s.base, store: st, books, members, ownerToken: m.owner, what: `after kill ${round} ${ctx}` });
-        assertVerifies(st, `live, after kill ${round} and the retries ${ctx}`);
+        await checkBooks({ base: s.base, store: st, books, members, ownerToken: m.owner, what: `after crash ${n} ${ctx}` });
+        assertVerifies(st, `live, after crash ${n} and the retries ${ctx}`);
 
         stats.requests += ops.length;
         stats.acked += acked.length;
@@ -228,15 +250,34 @@ describe(`crash safety: SIGKILL under a money load (${STORE})`, () => {
         stats.retried += unanswered.length;
         stats.committedUnanswered += committed;
         stats.replayed += acked.length;
-        console.log(`# crash round ${round}: killed ${byAck ? `after ${killAt} acks + ${jitter} ms` : `after ${killAt} ms`}, ` +
-          `${acked.length} acknowledged, ${unanswered.length} unanswered (${committed} had committed), ${Date.now() - rt0} ms`);
+        const how = crash.kind === 'disk' ? `the disk filled (${crash.reason})` : crash.byAck
+          ? `killed after ${crash.killAt} acks + ${crash.jitter} ms` : `killed after ${crash.killAt} ms`;
+        console.log(`# crash round ${n}: ${how}, ${acked.length} acknowledged, ${unanswered.length} unanswered ` +
+          `(${committed} had committed), ${Date.now() - rt0} ms`);
         await sleep(0);
+      };
+
+      for (let n = 1; n <= KILLS; n++) {
+        const byAck = killRng.chance(0.6);
+        const killAt = byAck ? killRng.int(5, 150) : killRng.int(5, 500); // acknowledged requests | ms
+        await round(n, { kind: 'kill', byAck, killAt, jitter: killRng.int(0, 3) });
+      }
+      if (st.kind === 'sqlite') {
+        // The disk fills: mpsd again with no file allowed to grow more than DISK_HEADROOM past
+        // the store's largest file, the load until mpsd stops itself (a write of the WAL that
+        // fails cannot be taken back, D44 and D57), then the same checks as after a kill.
+        await s.stop();
+        const file = st.url.replace(/^sqlite:/, '');
+        const largest = Math.max(...['', '-wal'].map((x) => (existsSync(file + x) ? statSync(file + x).size : 0)));
+        s = await startOn(st, CRASH_ENV, { fileSizeLimit: largest + DISK_HEADROOM });
+        await round(KILLS + 1, { kind: 'disk' });
+        stats.diskFull++;
       }
       const fin = await s.stop(); // graceful: verifies once more
       assert.equal(fin.code, 0, fin.stderr);
       const kinds = {};
       for (const k of ['payments', 'topups', 'refunds', 'callbacks']) kinds[k] = books[k].size;
-      console.log(`# crash summary: seed ${SEED}, ${stats.kills} kills, ${stats.requests} requests, ${stats.acked} acknowledged ` +
+      console.log(`# crash summary: seed ${SEED}, ${stats.kills} kills, ${stats.diskFull} full disk, ${stats.requests} requests, ${stats.acked} acknowledged ` +
         `(replayed identically), ${stats.unanswered} unanswered and retried, ${stats.committedUnanswered} committed but unanswered; ` +
         `booked ${JSON.stringify(kinds)}; ${Date.now() - t0} ms`);
     } finally {

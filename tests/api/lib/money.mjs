@@ -32,9 +32,9 @@ export function newStore() {
   return { url: `sqlite:${path.join(tempDir('mps-money-'), 'mps.db')}`, kind: 'sqlite', drop: () => {} };
 }
 
-/** mpsd on `store` (migrated at start). */
-export function startOn(store, env = {}) {
-  return startServer({ env: { ...SERVER_ENV, ...env }, args: ['--db-url', store.url] });
+/** mpsd on `store` (migrated at start); opts as startServer's (fileSizeLimit). */
+export function startOn(store, env = {}, opts = {}) {
+  return startServer({ ...opts, env: { ...SERVER_ENV, ...env }, args: ['--db-url', store.url] });
 }
 
 /** Raw SQL on the store (sqlite3 CLI or psql); returns stdout rows as arrays of strings. */

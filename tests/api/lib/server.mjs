@@ -108,9 +108,12 @@ function sanitizerLines(lines) {
  *   store    'sqlite' | 'postgres' (default: MPS_TEST_STORE)
  *   dataDir  data directory (default: a fresh temp dir)
  *   timeoutMs  how long to wait for the 'listening' line (default 15 s)
+ *   fileSizeLimit  bytes: no file mpsd writes may grow past this (RLIMIT_FSIZE through
+ *              prlimit, SIGXFSZ ignored so that a write past it fails with EFBIG): a disk
+ *              that fills, without a filesystem of that size
  * Returns {base, port, proc, dataDir, dbUrl, stderrLines, logs(), waitForLog(), stop()}.
  */
-export async function startServer({ env = {}, args = [], store = STORE, dataDir, timeoutMs = 15_000 } = {}) {
+export async function startServer({ env = {}, args = [], store = STORE, dataDir, timeoutMs = 15_000, fileSizeLimit } = {}) {
   dataDir = dataDir || tempDir('mps-data-');
   const argv = ['--port', '0', '--data-dir', dataDir, ...args];
   let db = null;
@@ -119,7 +122,9 @@ export async function startServer({ env = {}, args = [], store = STORE, dataDir,
     db = createPgDatabase();
     argv.push('--db-url', db.url);
   }
-  const proc = spawn(MPSD, argv, { env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
+  const limited = fileSizeLimit === undefined ? [MPSD, argv]
+    : ['/bin/sh', ['-c', 'trap "" XFSZ; exec prlimit --fsize="$0" -- "$@"', String(fileSizeLimit), MPSD, ...argv]];
+  const proc = spawn(limited[0], limited[1], { env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
   live.add(proc);
   const stderrLines = [];
   let partial = '';
