@@ -473,9 +473,7 @@ int payment_create(db_conn *c, const struct actor *a, const struct money_ctx *m,
   rc = insert_payment(c, p, store_id);
   if (rc >= 0 && p->voucher_id[0]) {
     db_val v[] = {db_text(p->voucher_id), db_text(paid ? "USED" : "HELD"), db_text(p->id), db_int(now_ms), db_text("ACTIVE")};
-    int64_t changed = 0;
-    rc = db_run(c, &q_voucher_set, v, 5, &changed);
-    if (rc >= 0 && changed != 1) rc = DB_BUSY; /* taken meanwhile: run again */
+    rc = db_run_later_taken(c, &q_voucher_set, v, 5, 1); /* taken meanwhile: the job runs again */
   }
   if (rc >= 0) rc = paid ? post_payment(c, p, &acc, p->fee_amount) : hold_wallet(c, p, &acc);
   if (rc >= 0) rc = record_state(c, a, p, true, paid ? "paid" : "held", paid ? "payment.paid" : "payment.pending", "PAYMENT");
@@ -504,7 +502,7 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
   int64_t now = clock_now_ms();
   if (rc >= 0 && p->voucher_id[0]) {
     db_val v[] = {db_text(p->voucher_id), db_text("USED"), db_text(p->id), db_int(now), db_text("HELD")};
-    rc = db_run(c, &q_voucher_set, v, 5, NULL);
+    rc = db_run_later(c, &q_voucher_set, v, 5, -1); /* held by this payment, locked: sent with the next */
   }
   db_val s[] = {db_text(p->id), db_text("PAID"), db_int(fee), db_text(external_txn_id), db_int(now)};
   /* held back: the caller locked the payment and saw it pending, so it changes its one row */
@@ -528,7 +526,7 @@ int payment_release(db_conn *c, const struct actor *a, struct payment *p, const 
   int64_t now = clock_now_ms();
   if (rc >= 0 && p->voucher_id[0]) {
     db_val v[] = {db_text(p->voucher_id), db_text("ACTIVE"), db_null(), db_int(now), db_text("HELD")};
-    rc = db_run(c, &q_voucher_set, v, 5, NULL);
+    rc = db_run_later(c, &q_voucher_set, v, 5, -1); /* sent with the status update below */
   }
   int64_t changed = 0;
   db_val s[] = {db_text(p->id), db_text(status), db_int(0), db_null(), db_int(now)};

@@ -182,24 +182,43 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
   return rc < 0 ? rc : DB_OK;
 }
 
+/* db_run with a row-count check (expect_changes >= 0); race (DB_RACE_*) turns a constraint
+ * refusal or another count into DB_BUSY. */
+static int run_counted(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
+                       int race) {
+  int64_t changed = 0;
+  int rc = db_run(c, q, args, nargs, &changed);
+  if (rc == DB_CONSTRAINT && (race & DB_RACE_CONSTRAINT)) return DB_BUSY;
+  if (rc < 0) return rc;
+  if (expect_changes >= 0 && changed != expect_changes) {
+    db_set_errmsg(c, "%s: changed %lld rows, not %lld", db_qname(q), (long long)changed,
+                  (long long)expect_changes);
+    return (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
+  }
+  return DB_OK;
+}
+
 static int run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
-                     bool race) {
+                     int race) {
   assert(c != NULL && q != NULL && c->cursor == NULL);
   assert(nargs >= 0 && nargs <= DB_MAX_PARAMS && (nargs == 0 || args != NULL));
   if (c->ops->run_later != NULL) {
     int rc = c->ops->run_later(c, q, args, nargs, expect_changes, race);
     if (rc != DB_NOT_HELD) return rc;
   }
-  int rc = db_run_expect(c, q, args, nargs, expect_changes);
-  return rc == DB_CONSTRAINT && race ? DB_BUSY : rc;
+  return run_counted(c, q, args, nargs, expect_changes, race);
 }
 
 int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  return run_later(c, q, args, nargs, expect_changes, false);
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_NONE);
 }
 
 int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  return run_later(c, q, args, nargs, expect_changes, true);
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_CONSTRAINT);
+}
+
+int db_run_later_taken(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_COUNT);
 }
 
 int db_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs) {
@@ -210,15 +229,7 @@ int db_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs) {
 }
 
 int db_run_expect(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  int64_t changed = 0;
-  int rc = db_run(c, q, args, nargs, &changed);
-  if (rc < 0) return rc;
-  if (expect_changes >= 0 && changed != expect_changes) {
-    db_set_errmsg(c, "%s: changed %lld rows, not %lld", db_qname(q), (long long)changed,
-                  (long long)expect_changes);
-    return DB_ERR;
-  }
-  return DB_OK;
+  return run_counted(c, q, args, nargs, expect_changes, DB_RACE_NONE);
 }
 
 int db_query_int(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *out) {

@@ -92,7 +92,8 @@ int db_run(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t *
 /* A write whose answer the caller does not need now: the store may hold it back and send it
  * with the connection's next statement or COMMIT (PostgreSQL: one libpq pipeline, one round
  * trip for all of them; SQLite runs it at once). expect_changes >= 0 makes another row count
- * a failure (DB_ERR); -1 takes any. Its failure is returned by this call or by a later call
+ * a failure (DB_ERR; PostgreSQL checks it on the server, so the transaction cannot commit
+ * with it, D58); -1 takes any. Its failure is returned by this call or by a later call
  * on the connection (a query, COMMIT): the transaction is then lost. Use it only for writes
  * whose failure the caller would not handle otherwise than by giving up; order is kept. */
 int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
@@ -100,6 +101,10 @@ int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int
  * a concurrent transaction got there first: that refusal is reported as DB_BUSY, so the job
  * runs again from its start and sees what the other one committed. */
 int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
+/* db_run_later for a write whose other row count means that a concurrent transaction got
+ * there first (a voucher it takes only while ACTIVE): that count is reported as DB_BUSY, so
+ * the job runs again from its start. */
+int db_run_later_taken(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
 /* Run a query ahead of its use, inside a transaction: the store may send it with the
  * connection's next round trip (PostgreSQL: in the pipeline of the held-back writes and the
  * next statement) and keep its answer for the db_query of the same descriptor with equal

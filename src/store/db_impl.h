@@ -35,6 +35,8 @@ struct db_cursor {
 };
 
 #define DB_NOT_HELD 1 /* run_later: too big to hold back */
+/* run_later's race: what a concurrent transaction's win looks like, reported as DB_BUSY */
+enum db_race { DB_RACE_NONE = 0, DB_RACE_CONSTRAINT = 1, DB_RACE_COUNT = 2 };
 
 struct db_ops {
   void (*close)(db_conn *c);
@@ -50,9 +52,9 @@ struct db_ops {
   int (*txn)(db_conn *c, enum db_txn_op op);
   bool (*in_txn)(db_conn *c);
   int64_t (*rows_written)(db_conn *c); /* see db_rows_written; NULL when the engine has no counter */
-  /* db_run_later (race: db_run_later_race); NULL when the engine runs every statement at
+  /* db_run_later (race: DB_RACE_* of db_run_later_race and db_run_later_taken); NULL when the engine runs every statement at
    * once. DB_NOT_HELD: run it now. */
-  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect, bool race);
+  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect, int race);
   /* db_prefetch; NULL when a query costs no round trip */
   int (*prefetch)(db_conn *c, const db_sql *q, const db_val *args, int nargs);
   int (*reconnect)(db_conn *c); /* re-establish a lost connection; DB_OK when usable */

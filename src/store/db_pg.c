@@ -23,6 +23,8 @@ struct pg_stmt {
   const char *sql; /* the text it was prepared from */
   int nparams;
   bool reads_only; /* a SELECT that locks nothing: allowed in a read transaction */
+  struct pg_stmt *checked; /* its count-checked form (count_checked_sql), once held back so */
+  char *own_sql;           /* the checked form's text, owned */
 };
 
 struct pg_cursor {
@@ -46,7 +48,8 @@ struct pg_later {
   int nparams;
   int off[DB_MAX_PARAMS]; /* into the arena; -1 for NULL */
   int64_t expect;         /* rows it must change; -1 for any */
-  bool race;              /* a constraint refusal is reported as DB_BUSY (db_run_later_race) */
+  bool checked;           /* st is the count-checked form: the server checks expect (D58) */
+  int race;               /* DB_RACE_*: what is reported as DB_BUSY (db_run_later_race, _taken) */
   int ahead;              /* index into pg_conn.ahead, or -1 */
 };
 
@@ -133,7 +136,13 @@ static int pg_fail(struct pg_conn *p, const char *what, const PGresult *res) {
 
 static void pg_free_stmt(db_conn *c, void *entry) {
   (void)c;
-  free(entry);
+  struct pg_stmt *st = entry;
+  if (st == NULL) return;
+  if (st->checked != NULL) {
+    free(st->checked->own_sql);
+    free(st->checked);
+  }
+  free(st);
 }
 
 /* Session settings; run after every (re)connect. */
@@ -334,24 +343,89 @@ static int64_t cmd_tuples(const PGresult *res) {
   return errno == 0 && *end == '\0' ? (int64_t)v : 0;
 }
 
+/* A held-back write's row count is checked on the server (D58). COMMIT travels in the
+ * pipeline of the held-back writes, so a count checked when their answers come back would be
+ * checked after the transaction committed. A write whose count can differ (an UPDATE or a
+ * DELETE, an INSERT from a SELECT or with ON CONFLICT) is held back in a checked form,
+ *   WITH mps_w AS (<write> RETURNING 1) SELECT CASE WHEN count(*) = $K THEN 0
+ *     ELSE ('mps: changed ' || count(*) || ' rows, not ' || $K)::int END FROM mps_w
+ * ($K the count wanted), where another count fails the statement (22P02: that text is no
+ * integer), which aborts the transaction: the COMMIT after it answers ROLLBACK. A plain
+ * INSERT ... VALUES writes its rows or fails. */
+#define PG_COUNT_MARK "mps: changed "
+static bool count_can_differ(const char *sql) {
+  while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
+  if (strncasecmp(sql, "INSERT", 6) != 0) return true;
+  return strcasestr(sql, "ON CONFLICT") != NULL || strcasestr(sql, "SELECT") != NULL;
+}
+
+/* st's checked form, prepared once: DB_OK, DB_NOT_HELD when it has none (a RETURNING of its
+ * own, no parameter left for the count), or a failure. */
+static int prepare_checked(struct pg_conn *p, const db_sql *q, struct pg_stmt *st, const db_val *args,
+                           int nargs) {
+  if (st->checked != NULL) return DB_OK;
+  if (strcasestr(st->sql, "RETURNING") != NULL || nargs + 1 > DB_MAX_PARAMS) return DB_NOT_HELD;
+  static const char form[] = "WITH mps_w AS (%s RETURNING 1) SELECT CASE WHEN count(*) = $%d THEN 0 "
+                             "ELSE ('" PG_COUNT_MARK "' || count(*) || ' rows, not ' || $%d)::int END FROM mps_w";
+  size_t cap = strlen(st->sql) + sizeof form + 16;
+  char *sql = malloc(cap);
+  struct pg_stmt *ck = calloc(1, sizeof *ck);
+  if (sql == NULL || ck == NULL) {
+    free(sql);
+    free(ck);
+    db_set_errmsg(&p->base, "%s: out of memory", db_qname(q));
+    return DB_ERR;
+  }
+  int n = snprintf(sql, cap, form, st->sql, nargs + 1, nargs + 1);
+  assert(n > 0 && (size_t)n < cap);
+  (void)n;
+  db_val typed[DB_MAX_PARAMS];
+  memcpy(typed, args, (size_t)nargs * sizeof *args);
+  typed[nargs] = db_int(0); /* an int8 parameter */
+  int rc = pg_prepare_new(p, q, sql, typed, nargs + 1, ck);
+  if (rc != DB_OK) {
+    free(sql);
+    free(ck);
+    return rc;
+  }
+  ck->own_sql = sql;
+  st->checked = ck;
+  return DB_OK;
+}
+
+/* Is this failure a checked form's refusal of another count? Then *got and *want are set. */
+static bool count_refusal(const PGresult *res, long long *got, long long *want) {
+  const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+  const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+  if (state == NULL || msg == NULL || strcmp(state, "22P02") != 0) return false;
+  const char *mark = strstr(msg, PG_COUNT_MARK);
+  return mark != NULL && sscanf(mark, PG_COUNT_MARK "%lld rows, not %lld", got, want) == 2;
+}
+
 /* Read what one statement of the pipeline answered, up to its end (a NULL result). */
-static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, bool race,
+static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, bool checked, int race,
                            PGresult **keep) {
   PGresult *res = PQgetResult(p->pg);
   int rc = DB_OK;
   ExecStatusType es = PQresultStatus(res);
+  long long got = 0, want = 0;
   if (res == NULL) {
     rc = pg_fail(p, name, NULL);
   } else if (es == PGRES_PIPELINE_ABORTED) {
     db_set_errmsg(&p->base, "%s: not run, an earlier statement of its pipeline failed", name);
     rc = DB_ERR;
   } else if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
-    rc = pg_fail(p, name, res);
-    if (rc == DB_CONSTRAINT && race) rc = DB_BUSY;
-  } else if (expect >= 0 && cmd_tuples(res) != expect) {
+    if (checked && count_refusal(res, &got, &want)) { /* the server refused another count */
+      db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, got, want);
+      rc = (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
+    } else {
+      rc = pg_fail(p, name, res);
+      if (rc == DB_CONSTRAINT && (race & DB_RACE_CONSTRAINT)) rc = DB_BUSY;
+    }
+  } else if (!checked && expect >= 0 && cmd_tuples(res) != expect) {
     db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, (long long)cmd_tuples(res),
                   (long long)expect);
-    rc = DB_ERR;
+    rc = (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
   }
   if (keep && rc == DB_OK) *keep = res;
   else PQclear(res);
@@ -397,16 +471,20 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     return rc == DB_OK ? DB_CONN : rc;
   }
   int rc = DB_OK;
+  char first[DB_ERRMSG_LEN]; /* the first failure's text: the statements after it only say "not run" */
   for (int i = 0; i < n; i++) {
     const struct pg_later *l = &p->later[i];
     PGresult **keep = l->ahead >= 0 && rc == DB_OK ? &p->ahead[l->ahead].res : NULL;
-    int r = pipeline_result(p, l->name, l->expect, l->race, keep);
+    int r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
+    if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
     if (rc == DB_OK) rc = r;
   }
   if (f) {
-    int r = pipeline_result(p, f->name, -1, false, rc == DB_OK ? out : NULL);
+    int r = pipeline_result(p, f->name, -1, false, DB_RACE_NONE, rc == DB_OK ? out : NULL);
+    if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
     if (rc == DB_OK) rc = r;
   }
+  if (rc != DB_OK) db_set_errmsg(&p->base, "%s", first);
   /* Up to the sync point; more results before it mean we lost count: drain them (bounded). */
   bool synced = false;
   for (int i = 0; i < 2 * n + 8 && !synced; i++) {
@@ -594,11 +672,22 @@ static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args,
 /* Hold a prepared statement back for the next pipeline (ahead: its prefetch slot, or -1).
  * DB_NOT_HELD when its arguments are too big to hold. */
 static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs, int64_t expect,
-                bool race, int ahead) {
+                int race, int ahead) {
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc == DB_OK) rc = refuse_in_read(p, q, st);
   if (rc != DB_OK) return rc;
+  db_val with_count[DB_MAX_PARAMS];
+  const bool checked = expect >= 0 && count_can_differ(st->sql);
+  if (checked) { /* the server checks the count: the statement's checked form, expect its last argument */
+    rc = prepare_checked(p, q, st, args, nargs);
+    if (rc != DB_OK) return rc; /* DB_NOT_HELD: the caller runs it now and checks the count itself */
+    memcpy(with_count, args, (size_t)nargs * sizeof *args);
+    with_count[nargs] = db_int(expect);
+    args = with_count;
+    nargs++;
+    st = st->checked;
+  }
   size_t need = args_size(args, nargs);
   if (need > PG_LATER_ARENA) return DB_NOT_HELD; /* too big to hold back: the caller runs it now */
   if (p->nlater == PG_LATER_MAX || p->arena_used + need > PG_LATER_ARENA) {
@@ -607,7 +696,7 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
   }
   struct pg_later *l = &p->later[p->nlater];
   *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect,
-                         .race = race, .ahead = ahead};
+                         .checked = checked, .race = race, .ahead = ahead};
   bool copied = copy_args(p->arena, &p->arena_used, PG_LATER_ARENA, args, nargs, l->off);
   assert(copied);
   (void)copied;
@@ -616,7 +705,7 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
 }
 
 static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
-                        int64_t expect, bool race) {
+                        int64_t expect, int race) {
   return hold(pgc(c), q, args, nargs, expect, race, -1);
 }
 
@@ -627,7 +716,7 @@ static int pg_prefetch(db_conn *c, const db_sql *q, const db_val *args, int narg
   struct pg_ahead *a = &p->ahead[p->nahead];
   size_t used = p->ahead_used;
   if (!copy_args(p->ahead_arena, &used, PG_AHEAD_ARENA, args, nargs, a->off)) return DB_OK;
-  int rc = hold(p, q, args, nargs, -1, false, p->nahead);
+  int rc = hold(p, q, args, nargs, -1, DB_RACE_NONE, p->nahead);
   if (rc == DB_NOT_HELD) return DB_OK;
   if (rc != DB_OK) return rc;
   a->q = q;

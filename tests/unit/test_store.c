@@ -459,6 +459,28 @@ static void run_later(void **state) {
   assert_int_equal(db_begin_write(c), DB_OK);
   assert_int_equal(db_run_later(c, &Q_LT_UPD, any, 2, -1), DB_OK);
   assert_int_equal(db_commit(c), DB_OK);
+
+  /* ... also when COMMIT is next (on PostgreSQL it travels with the held-back writes): the
+   * transaction is rolled back, nothing of it stays (D58) */
+  db_val n3[] = {db_int(4000), db_text("n")};
+  for (int taken = 0; taken < 2; taken++) {
+    assert_int_equal(db_begin_write(c), DB_OK);
+    assert_int_equal(db_run_later(c, &Q_LT_INS, n3, 2, 1), DB_OK);
+    /* db_run_later_taken: that other count is DB_BUSY (a concurrent transaction took the row) */
+    rc = taken ? db_run_later_taken(c, &Q_LT_UPD, missing, 2, 1) : db_run_later(c, &Q_LT_UPD, missing, 2, 1);
+    if (rc == DB_OK) rc = db_commit(c);
+    assert_int_equal(rc, taken ? DB_BUSY : DB_ERR);
+    assert_non_null(strstr(db_errmsg(c), "changed 0 rows, not 1"));
+    (void)db_rollback(c);
+    assert_int_equal(query_int_ok(c, &Q_LT_CNT, NULL, 0), 101);
+  }
+  /* ... and the expected count passes */
+  assert_int_equal(db_begin_write(c), DB_OK);
+  db_val k9[] = {db_int(9), db_text("t")};
+  assert_int_equal(db_run_later_taken(c, &Q_LT_UPD, k9, 2, 1), DB_OK);
+  assert_int_equal(db_commit(c), DB_OK);
+  db_val key9 = db_int(9);
+  assert_int_equal(query_int_ok(c, &Q_LT_LEN, &key9, 1), 3); /* "xyt" */
   db_close(c);
 }
 
