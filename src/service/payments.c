@@ -502,7 +502,7 @@ int payment_settle_external(db_conn *c, const struct actor *a, struct payment *p
   int64_t now = clock_now_ms();
   if (rc >= 0 && p->voucher_id[0]) {
     db_val v[] = {db_text(p->voucher_id), db_text("USED"), db_text(p->id), db_int(now), db_text("HELD")};
-    rc = db_run_later(c, &q_voucher_set, v, 5, -1); /* held by this payment, locked: sent with the next */
+    rc = db_run_later(c, &q_voucher_set, v, 5, 1); /* held by this payment, which is locked */
   }
   db_val s[] = {db_text(p->id), db_text("PAID"), db_int(fee), db_text(external_txn_id), db_int(now)};
   /* held back: the caller locked the payment and saw it pending, so it changes its one row */
@@ -526,7 +526,7 @@ int payment_release(db_conn *c, const struct actor *a, struct payment *p, const 
   int64_t now = clock_now_ms();
   if (rc >= 0 && p->voucher_id[0]) {
     db_val v[] = {db_text(p->voucher_id), db_text("ACTIVE"), db_null(), db_int(now), db_text("HELD")};
-    rc = db_run_later(c, &q_voucher_set, v, 5, -1); /* sent with the status update below */
+    rc = db_run_later(c, &q_voucher_set, v, 5, 1); /* held by this payment; sent with its status update */
   }
   int64_t changed = 0;
   db_val s[] = {db_text(p->id), db_text(status), db_int(0), db_null(), db_int(now)};

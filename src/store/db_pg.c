@@ -23,7 +23,7 @@ struct pg_stmt {
   const char *sql; /* the text it was prepared from */
   int nparams;
   bool reads_only; /* a SELECT that locks nothing: allowed in a read transaction */
-  struct pg_stmt *checked; /* its count-checked form (count_checked_sql), once held back so */
+  struct pg_stmt *checked; /* its count-checked form (prepare_checked), once held back so */
   char *own_sql;           /* the checked form's text, owned */
 };
 
@@ -345,26 +345,33 @@ static int64_t cmd_tuples(const PGresult *res) {
 
 /* A held-back write's row count is checked on the server (D58). COMMIT travels in the
  * pipeline of the held-back writes, so a count checked when their answers come back would be
- * checked after the transaction committed. A write whose count can differ (an UPDATE or a
- * DELETE, an INSERT from a SELECT or with ON CONFLICT) is held back in a checked form,
+ * checked after the transaction committed. Every write with a count to expect is held back in
+ * a checked form,
  *   WITH mps_w AS (<write> RETURNING 1) SELECT CASE WHEN count(*) = $K THEN 0
  *     ELSE ('mps: changed ' || count(*) || ' rows, not ' || $K)::int END FROM mps_w
  * ($K the count wanted), where another count fails the statement (22P02: that text is no
- * integer), which aborts the transaction: the COMMIT after it answers ROLLBACK. A plain
- * INSERT ... VALUES writes its rows or fails. */
+ * integer) and with it the pipeline: the COMMIT after it is not run, and the caller's ROLLBACK
+ * ends the transaction. Only a plain INSERT ... VALUES goes as it is (it writes its rows or
+ * fails); a write that cannot be wrapped (its own WITH or RETURNING) is not held back. */
 #define PG_COUNT_MARK "mps: changed "
 static bool count_can_differ(const char *sql) {
   while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
   if (strncasecmp(sql, "INSERT", 6) != 0) return true;
-  return strcasestr(sql, "ON CONFLICT") != NULL || strcasestr(sql, "SELECT") != NULL;
+  return strcasestr(sql, "VALUES") == NULL || strcasestr(sql, "CONFLICT") != NULL ||
+         strcasestr(sql, "SELECT") != NULL;
 }
 
-/* st's checked form, prepared once: DB_OK, DB_NOT_HELD when it has none (a RETURNING of its
- * own, no parameter left for the count), or a failure. */
+/* st's checked form, prepared once: DB_OK, DB_NOT_HELD when it can have none (a WITH or a
+ * RETURNING of its own, no parameter left for the count: the caller runs it now and checks
+ * its count itself), or a failure. */
 static int prepare_checked(struct pg_conn *p, const db_sql *q, struct pg_stmt *st, const db_val *args,
                            int nargs) {
   if (st->checked != NULL) return DB_OK;
-  if (strcasestr(st->sql, "RETURNING") != NULL || nargs + 1 > DB_MAX_PARAMS) return DB_NOT_HELD;
+  const char *start = st->sql;
+  while (*start == ' ' || *start == '\n' || *start == '\t') start++;
+  if (strncasecmp(start, "WITH", 4) == 0 || strncasecmp(start, "SELECT", 6) == 0 ||
+      strcasestr(st->sql, "RETURNING") != NULL || nargs + 1 > DB_MAX_PARAMS)
+    return DB_NOT_HELD;
   static const char form[] = "WITH mps_w AS (%s RETURNING 1) SELECT CASE WHEN count(*) = $%d THEN 0 "
                              "ELSE ('" PG_COUNT_MARK "' || count(*) || ' rows, not ' || $%d)::int END FROM mps_w";
   size_t cap = strlen(st->sql) + sizeof form + 16;

@@ -262,7 +262,7 @@ static void cursors_that_name_no_entry(void **state) {
   json_decref(err2.details);
   struct svc_error err3 = {0};
   assert_int_equal(list("m2", 0, INT64_MAX, cursor, 20, &p, next, &steps, &err3), SVC_OK);
-  assert_int_equal(p.n, 0); /* m2's oldest but one: entry 1 is m2's oldest */
+  assert_int_equal(p.n, 0); /* entry 1 is m2's oldest: nothing after it */
 }
 
 /* ---- merchants, members, staff ---------------------------------------------------- */
