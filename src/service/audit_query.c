@@ -56,12 +56,7 @@ static int check_scope(const struct actor *a, const char *merchant_id, struct sv
  * SVC_REJECT when there is no such entry. */
 static int cursor_at(db_conn *c, const struct audit_filter *f, int64_t *at_ms, struct svc_error *err) {
   db_val a[] = {db_text(f->cursor), db_text(f->merchant_id)};
-  db_cursor *cur = NULL;
-  int rc = db_query(c, &q_cursor_at, a, 2, &cur);
-  if (rc < 0) return rc;
-  rc = db_step(cur);
-  if (rc == DB_ROW) *at_ms = db_col_int(cur, 0);
-  db_reset(cur);
+  int rc = db_query_int(c, &q_cursor_at, a, 2, at_ms);
   if (rc == DB_DONE) {
     return svc_fail(err, MPS_E_BAD_REQUEST, json_pack("{s:s}", "parameter", "cursor"),
                     "cursor is not one this API returned");

@@ -74,12 +74,10 @@ static const db_sql q_buckets = {
     "SELECT kind, currency, balance, held FROM ledger_accounts WHERE owner_kind = 'member' AND owner_id = $1",
     NULL};
 
-static int vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms);
-
 int wallet_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
   db_val k[] = {db_text(member_id)};
   int rc = db_prefetch(c, &q_buckets, k, 1);
-  return rc < 0 ? rc : vouchers_prefetch(c, merchant_id, member_id, now_ms);
+  return rc < 0 ? rc : wallet_vouchers_prefetch(c, merchant_id, member_id, now_ms);
 }
 
 int wallet_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {
@@ -121,14 +119,10 @@ static const db_sql q_vouchers_any = {
     "SELECT 1 FROM vouchers WHERE merchant_id = $1 AND member_id = $2 AND +status IN ('ACTIVE', 'HELD') LIMIT 1",
     NULL};
 
-static int vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
+int wallet_vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
   if (db_conn_kind(c) == DB_SQLITE) return DB_OK; /* the probe first, see below */
   db_val v[] = {db_text(merchant_id), db_text(member_id), db_int(now_ms), db_int(WALLET_MAX_VOUCHERS)};
   return db_prefetch(c, &q_vouchers, v, 4);
-}
-
-int wallet_vouchers_prefetch(db_conn *c, const char *merchant_id, const char *member_id, int64_t now_ms) {
-  return vouchers_prefetch(c, merchant_id, member_id, now_ms);
 }
 
 int wallet_vouchers_load(db_conn *c, const struct money_ctx *m, int64_t now_ms, struct wallet_view *out) {

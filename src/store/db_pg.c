@@ -185,13 +185,18 @@ static int sql_param_count(const char *sql) {
   return max;
 }
 
+/* sql after its leading blanks. */
+static const char *skip_space(const char *sql) {
+  while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
+  return sql;
+}
+
 /* True for a statement a read transaction may run: a SELECT that takes no row locks and draws
  * no sequence number. READ ONLY would have refused the rest (a write, a data-modifying WITH, a
  * lock); read transactions send no BEGIN (D53), so this stands in for it. What it cannot see is
  * a SELECT calling a function that writes: mps has no such function. */
 static bool reads_only(const char *sql) {
-  while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
-  if (strncasecmp(sql, "SELECT", 6) != 0) return false;
+  if (strncasecmp(skip_space(sql), "SELECT", 6) != 0) return false;
   static const char *const locks[] = {"FOR UPDATE", "FOR SHARE", "FOR NO KEY", "FOR KEY SHARE", "nextval("};
   for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++)
     if (strcasestr(sql, locks[i]) != NULL) return false;
@@ -355,8 +360,7 @@ static int64_t cmd_tuples(const PGresult *res) {
  * fails); a write that cannot be wrapped (its own WITH or RETURNING) is not held back. */
 #define PG_COUNT_MARK "mps: changed "
 static bool count_can_differ(const char *sql) {
-  while (*sql == ' ' || *sql == '\n' || *sql == '\t') sql++;
-  if (strncasecmp(sql, "INSERT", 6) != 0) return true;
+  if (strncasecmp(skip_space(sql), "INSERT", 6) != 0) return true;
   return strcasestr(sql, "VALUES") == NULL || strcasestr(sql, "CONFLICT") != NULL ||
          strcasestr(sql, "SELECT") != NULL;
 }
@@ -367,8 +371,7 @@ static bool count_can_differ(const char *sql) {
 static int prepare_checked(struct pg_conn *p, const db_sql *q, struct pg_stmt *st, const db_val *args,
                            int nargs) {
   if (st->checked != NULL) return DB_OK;
-  const char *start = st->sql;
-  while (*start == ' ' || *start == '\n' || *start == '\t') start++;
+  const char *start = skip_space(st->sql);
   if (strncasecmp(start, "WITH", 4) == 0 || strncasecmp(start, "SELECT", 6) == 0 ||
       strcasestr(st->sql, "RETURNING") != NULL || nargs + 1 > DB_MAX_PARAMS)
     return DB_NOT_HELD;
