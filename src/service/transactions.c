@@ -1,28 +1,49 @@
-/* transactions.c — listing and reading payments (see transactions.h). Six list
+/* transactions.c — listing and reading payments (see transactions.h). Twelve list
  * statements, by whether a merchant, a member and a cursor are given, so each walks an index
  * (payments_member, payments_merchant or the primary key) from the newest payment down: a
- * member's few payments are found without reading the merchant's many. */
+ * member's few payments are found without reading the merchant's many; and by whether a
+ * status or a time window is asked for. A page without them (the console's default and most
+ * pages) has a statement without the optional filters, which PostgreSQL plans once for all
+ * arguments; the filtered form, whose "$1 = '' OR ..." tests depend on the arguments, is
+ * planned again on every call, as its one plan for all of them would sort the whole table (D59). */
 #include "service/transactions.h"
 
 #include <assert.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #define TXN_COLS "SELECT " PAYMENT_COLS ", COALESCE(store_id, '') FROM payments "
+/* filtered: $1 status or '', $2 member or '', $3..$4 the window, $5 the limit, then the merchant, the cursor */
 #define TXN_WHERE \
   "WHERE ($1 = '' OR status = $1) AND ($2 = '' OR member_id = $2) AND created_at_ms >= $3 " \
   "AND created_at_ms < $4 "
 #define TXN_ORDER "ORDER BY id DESC LIMIT $5"
-
-static const db_sql q_all = {"txn_list_all", TXN_COLS TXN_WHERE TXN_ORDER, NULL};
-static const db_sql q_all_after = {"txn_list_all_after", TXN_COLS TXN_WHERE "AND id < $6 " TXN_ORDER, NULL};
-static const db_sql q_merchant = {"txn_list_merchant", TXN_COLS TXN_WHERE "AND merchant_id = $6 " TXN_ORDER, NULL};
-static const db_sql q_merchant_after = {
-    "txn_list_merchant_after", TXN_COLS TXN_WHERE "AND merchant_id = $6 AND id < $7 " TXN_ORDER, NULL};
 #define TXN_MEMBER "AND merchant_id = $6 AND member_id = $2 " /* $2 = '' OR ... hides the index */
-static const db_sql q_member = {"txn_list_member", TXN_COLS TXN_WHERE TXN_MEMBER TXN_ORDER, NULL};
-static const db_sql q_member_after = {
-    "txn_list_member_after", TXN_COLS TXN_WHERE TXN_MEMBER "AND id < $7 " TXN_ORDER, NULL};
+/* unfiltered: $1 the limit, then the merchant, the member, the cursor. The limit as a
+ * subquery: PostgreSQL then costs a plan for one call's limit no lower than the plan for any
+ * limit, keeps that one (the index walk from the newest down, for every scope) after five
+ * calls and plans no more (D59); a limit it can see makes every call's own plan look cheaper. */
+#define TXN_PLAIN_ORDER "ORDER BY id DESC LIMIT (SELECT $1)"
+
+enum txn_scope { SCOPE_ALL, SCOPE_MERCHANT, SCOPE_MEMBER };
+
+/* [filtered][scope][after] */
+static const db_sql q_list[2][3][2] = {
+    {{{"txn_list_plain_all", TXN_COLS TXN_PLAIN_ORDER, NULL},
+      {"txn_list_plain_all_after", TXN_COLS "WHERE id < $2 " TXN_PLAIN_ORDER, NULL}},
+     {{"txn_list_plain_merchant", TXN_COLS "WHERE merchant_id = $2 " TXN_PLAIN_ORDER, NULL},
+      {"txn_list_plain_merchant_after", TXN_COLS "WHERE merchant_id = $2 AND id < $3 " TXN_PLAIN_ORDER, NULL}},
+     {{"txn_list_plain_member", TXN_COLS "WHERE merchant_id = $2 AND member_id = $3 " TXN_PLAIN_ORDER, NULL},
+      {"txn_list_plain_member_after",
+       TXN_COLS "WHERE merchant_id = $2 AND member_id = $3 AND id < $4 " TXN_PLAIN_ORDER, NULL}}},
+    {{{"txn_list_all", TXN_COLS TXN_WHERE TXN_ORDER, NULL},
+      {"txn_list_all_after", TXN_COLS TXN_WHERE "AND id < $6 " TXN_ORDER, NULL}},
+     {{"txn_list_merchant", TXN_COLS TXN_WHERE "AND merchant_id = $6 " TXN_ORDER, NULL},
+      {"txn_list_merchant_after", TXN_COLS TXN_WHERE "AND merchant_id = $6 AND id < $7 " TXN_ORDER, NULL}},
+     {{"txn_list_member", TXN_COLS TXN_WHERE TXN_MEMBER TXN_ORDER, NULL},
+      {"txn_list_member_after", TXN_COLS TXN_WHERE TXN_MEMBER "AND id < $7 " TXN_ORDER, NULL}}},
+};
 static const db_sql q_get = {"txn_get", TXN_COLS "WHERE id = $1", NULL};
 static const db_sql q_events = {
     "txn_events",
@@ -61,18 +82,24 @@ static const db_sql *list_query(const struct actor *a, const struct txn_filter *
   assert(f->limit >= 1 && f->limit <= PAGE_MAX);
   assert(f->merchant_id && f->status && f->member_id && f->cursor);
   const char *member = is_member(a) ? a->p->subject : f->member_id; /* members: only their own */
-  const bool merchant = f->merchant_id[0] != '\0', after = f->cursor[0] != '\0';
-  const db_sql *q = merchant ? (after ? &q_merchant_after : &q_merchant) : (after ? &q_all_after : &q_all);
-  if (merchant && member[0]) q = after ? &q_member_after : &q_member;
-  v[0] = db_text(f->status);
-  v[1] = db_text(member);
-  v[2] = db_int(f->start_ms);
-  v[3] = db_int(f->end_ms);
-  v[4] = db_int(f->limit + 1);
-  *n = 5;
-  if (merchant) v[(*n)++] = db_text(f->merchant_id);
+  const bool after = f->cursor[0] != '\0';
+  enum txn_scope scope = !f->merchant_id[0] ? SCOPE_ALL : member[0] ? SCOPE_MEMBER : SCOPE_MERCHANT;
+  /* every merchant's payments of one member: only the filtered form has the member test */
+  const bool filtered = f->status[0] || f->start_ms != 0 || f->end_ms != INT64_MAX ||
+                        (scope == SCOPE_ALL && member[0]);
+  *n = 0;
+  if (filtered) {
+    v[(*n)++] = db_text(f->status);
+    v[(*n)++] = db_text(member);
+    v[(*n)++] = db_int(f->start_ms);
+    v[(*n)++] = db_int(f->end_ms);
+  }
+  v[(*n)++] = db_int(f->limit + 1);
+  if (scope != SCOPE_ALL) v[(*n)++] = db_text(f->merchant_id);
+  if (!filtered && scope == SCOPE_MEMBER) v[(*n)++] = db_text(member);
   if (after) v[(*n)++] = db_text(f->cursor);
-  return q;
+  assert(*n <= 7);
+  return &q_list[filtered][scope][after];
 }
 
 int txn_list_prefetch(db_conn *c, const struct actor *a, const struct txn_filter *f) {

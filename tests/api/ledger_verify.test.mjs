@@ -134,10 +134,17 @@ describe(`transactions, ledger entries and mpsctl verify (${STORE})`, () => {
     });
 
     it('cursor pagination walks every payment exactly once', async () => {
-      const all = (await call(base, 'GET', `${path()}?limit=100`, { token: m.owner })).json.items.map((t) => t.paymentTxnId);
+      const allItems = (await call(base, 'GET', `${path()}?limit=100`, { token: m.owner })).json.items;
+      const all = allItems.map((t) => t.paymentTxnId);
       for (const limit of [1, 2, 4, 5]) {
         const walked = (await pageAll(base, path(), m.owner, limit)).map((t) => t.paymentTxnId);
         assert.deepEqual(walked, all, `limit ${limit}`);
+      }
+      const ofB = all.filter((id) => allItems.find((t) => t.paymentTxnId === id).userId === b.id);
+      assert.equal(ofB.length, 4);
+      for (const limit of [1, 3]) { // one member's, without filters (D59's unfiltered statements) and with one
+        assert.deepEqual((await pageAll(base, `${path()}?userId=${b.id}`, m.owner, limit)).map((t) => t.paymentTxnId), ofB);
+        assert.deepEqual((await pageAll(base, `${path()}?userId=${b.id}&startTime=1`, m.owner, limit)).map((t) => t.paymentTxnId), ofB);
       }
       const paidOnly = (await pageAll(base, `${path()}?status=PAID`, m.owner, 2)).map((t) => t.paymentTxnId);
       assert.equal(paidOnly.length, 5);
@@ -236,6 +243,9 @@ describe(`transactions, ledger entries and mpsctl verify (${STORE})`, () => {
       const every = await pageAll(base, '/admin/transactions', ops, 3);
       assert.equal(every.length, 7);
       assert.deepEqual(new Set(every.map((t) => t.merchantId)), new Set([m.id, m2.id]));
+      const everyOfA = await pageAll(base, `/admin/transactions?userId=${a.id}`, ops, 1); // every merchant, one member
+      assert.deepEqual(everyOfA.map((t) => t.paymentTxnId), every.filter((t) => t.userId === a.id).map((t) => t.paymentTxnId));
+      assert.ok(everyOfA.length >= 2);
       const filtered = await pageAll(base, `/admin/transactions?merchantId=${m.id}&status=PENDING_EXTERNAL&userId=${a.id}`, ops);
       assert.deepEqual(filtered.map((t) => t.paymentTxnId), [pending.paymentTxnId]);
       const got = await call(base, 'GET', `/admin/transactions/${pending.paymentTxnId}`, { token: ops });

@@ -31,6 +31,7 @@
 #include "store/db_impl.h" /* db_in_transaction, db_begin_read */
 #include "store/exec.h"
 #include "store/migrate.h"
+#include "service/transactions.h"
 
 #define URL_LEN 2048
 #define ERR_LEN 512
@@ -1495,6 +1496,53 @@ static void migrations_refuse_unknown_and_edited(void **state) {
   db_close(c);
 }
 
+/* D59: PostgreSQL plans a page of a merchant's transactions without filters once for every
+ * call (its limit in a subquery: no call's plan looks cheaper than the shared one), where a
+ * visible limit had it planned again on every call. Read from pg_prepared_statements on the
+ * same connection; the filtered form runs beside it, as a page with a status. */
+static void emit_none(const struct txn *t, void *arg) {
+  (void)t;
+  (void)arg;
+}
+
+static int64_t plans_of(db_conn *c, const char *column, const char *like) {
+  char sql[256];
+  snprintf(sql, sizeof sql, "SELECT COALESCE(SUM(%s), -1) FROM pg_prepared_statements WHERE statement LIKE $1", column);
+  const db_sql q = {"test_plans", sql, NULL};
+  db_val a[] = {db_text(like)};
+  return query_int_ok(c, &q, a, 1);
+}
+
+static void txn_list_planned_once(void **state) {
+  if (((struct backend *)*state)->kind != DB_POSTGRES) skip();
+  char url[URL_LEN], err[ERR_LEN], next[65];
+  db_conn *c = open_ok(case_url(state, url, sizeof url));
+  reset_schema(c);
+  int applied = 0;
+  if (migrate_apply(c, &applied, err, sizeof err) != DB_OK) fail_msg("apply: %s", err);
+  /* 4,000 payments of ten merchants, analysed: a plan's cost then depends on the limit */
+  script_ok(c, "INSERT INTO payments (id, merchant_id, member_id, currency, order_amount, status, "
+               "deduct_voucher, deduct_bonus, deduct_principal, deduct_silver, deduct_external, fee_bps, "
+               "created_at_ms, updated_at_ms) SELECT 'pay_' || lpad(i::text, 6, '0'), 'm' || (i % 10), "
+               "'mem_' || (i % 97), 'USD', 100, 'PAID', 0, 0, 100, 0, 0, 0, i, i "
+               "FROM generate_series(1, 4000) AS i; ANALYZE payments");
+  const struct actor system = {0};
+  struct svc_error e;
+  for (int i = 0; i < 12; i++) {
+    struct txn_filter f = {.merchant_id = "m1", .status = "", .member_id = "", .start_ms = 0,
+                           .end_ms = INT64_MAX, .cursor = "", .limit = 20};
+    assert_int_equal(db_begin_read(c), DB_OK);
+    assert_int_equal(txn_list(c, &system, &f, emit_none, NULL, next, sizeof next, &e), SVC_OK);
+    f.status = "PAID";
+    assert_int_equal(txn_list(c, &system, &f, emit_none, NULL, next, sizeof next, &e), SVC_OK);
+    assert_int_equal(db_rollback(c), DB_OK);
+  }
+  const char *plain = "%FROM payments WHERE merchant_id = $2 ORDER BY id DESC%";
+  assert_true(plans_of(c, "generic_plans", plain) >= 6);
+  assert_true(plans_of(c, "custom_plans", plain) <= 5);
+  db_close(c);
+}
+
 /* The deep health check reads the status inside a READ job: read-only, no nesting. */
 struct status_arg {
   struct migrate_status st;
@@ -1620,6 +1668,7 @@ int main(void) {
       BOTH(exec_config_errors),
       {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
       BOTH(migrations_apply_and_status),
+      BOTH(txn_list_planned_once),
       BOTH(migrations_refuse_unknown_and_edited),
       BOTH(migrations_status_in_read_job),
   };
