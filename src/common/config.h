@@ -22,6 +22,7 @@ struct mps_config {
   int connection_timeout_s;
   int shutdown_timeout_s;
   int db_readers;
+  int db_read_batch;
   int db_pool_size;
   int db_batch_max;
   int db_wal_frames;

@@ -173,14 +173,17 @@ static enum inline_outcome run_inline(struct http_req *req) {
   return INLINE_REPLY;
 }
 
+/* The token check's query and the handler's, ahead of job_run (the executor calls it first,
+ * or with other jobs' prefetches: exec.h). */
+static int job_prefetch(db_conn *c, void *arg) {
+  struct http_req *req = arg;
+  int rc = auth_prefetch(c, req);
+  return rc < 0 ? rc : req->deferred_prefetch(c, req);
+}
+
 static int job_run(db_conn *c, void *arg) {
   struct http_req *req = arg;
   req->next_run = NULL; /* a retried run decides again */
-  if (req->deferred_prefetch) {
-    int prc = auth_prefetch(c, req);
-    if (prc >= 0) prc = req->deferred_prefetch(c, req);
-    if (prc < 0) return prc;
-  }
   int rc = auth_check_current(c, req);
   if (rc == -1) return DB_JOB_ROLLBACK; /* 401 set */
   if (rc < -1) return rc + 1;
@@ -199,6 +202,7 @@ void http_defer_prefetched(struct http_req *req, enum db_job_mode mode,
                            int (*run)(db_conn *c, struct http_req *req)) {
   http_defer(req, mode, run);
   req->deferred_prefetch = prefetch;
+  req->job.prefetch = job_prefetch;
 }
 
 void http_defer_next(struct http_req *req, enum db_job_mode mode,

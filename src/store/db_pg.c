@@ -55,7 +55,7 @@ struct pg_later {
 
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
  * arena) to know it again, and its answer once the pipeline carrying it came back. */
-#define PG_AHEAD_MAX 32 /* a refund prefetches 20 in all (D55) */
+#define PG_AHEAD_MAX 32 /* a refund prefetches 20 in all (D55), a reader's batch of 8 reads up to 32 (D60) */
 #define PG_AHEAD_ARENA 8192
 struct pg_ahead {
   const db_sql *q; /* NULL once taken */

@@ -31,6 +31,7 @@
 #define EXEC_BUSY_RETRIES 3 /* reruns of a job (or group) after DB_BUSY */
 #define EXEC_UNDO (-1000)   /* writer_job: a job failed after writing without a savepoint */
 #define EXEC_MAX_LENT 64       /* inline_readers at most */
+#define EXEC_READ_BATCH_MAX 8 /* read_batch at most: 8 jobs of 4 prefetches fill db_pg.c's table of 32 */
 #define EXEC_CKPT_GROUPS 8    /* group commits between background checkpoints */
 #define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
 #define EXEC_WAL_RESTART_FRAMES 16384 /* default wal_restart_frames: a WAL of about 70 MB */
@@ -67,6 +68,7 @@ struct db_exec {
   struct worker *workers;
   int nworkers;
   int nreaders; /* W_READER workers: READ jobs go to readq (PostgreSQL: 0 = to the pool) */
+  int read_batch; /* PostgreSQL readers: most READ jobs run together (1: one at a time) */
   /* SQLite checkpointer (under mu: the counters) */
   pthread_cond_t ckpt_cv;     /* monotonic clock */
   uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
@@ -164,8 +166,9 @@ static bool wait_for_work(struct db_exec *ex, struct job_queue *q, pthread_cond_
 
 /* ---- running jobs ------------------------------------------------------------------- */
 
-/* run() must return DB_JOB_COMMIT, DB_JOB_ROLLBACK or a negative db_rc. */
-static int run_job(db_conn *c, db_job *job) {
+/* run() must return DB_JOB_COMMIT, DB_JOB_ROLLBACK or a negative db_rc. Its prefetch went
+ * first (run_job) or with those of other jobs (run_read_batch). */
+static int run_prefetched(db_conn *c, db_job *job) {
   int r = job->run(c, job->arg);
   if (db_reset_leaked_cursor(c))
     fprintf(stderr, "store: a job left a cursor open; it was reset\n");
@@ -174,6 +177,14 @@ static int run_job(db_conn *c, db_job *job) {
     r = DB_ERR;
   }
   return r;
+}
+
+static int run_job(db_conn *c, db_job *job) {
+  if (job->prefetch != NULL) {
+    int r = job->prefetch(c, job->arg);
+    if (r < 0) return r;
+  }
+  return run_prefetched(c, job);
 }
 
 /* Under mu: the counters of a finished run (a group, or one job when group is false) that
@@ -443,12 +454,48 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-/* Readers and the PostgreSQL pool: one job at a time in its own transaction. */
+/* PostgreSQL readers, several queued READ jobs at once (D60): every job's prefetch first, so
+ * that all their queries go in the pipeline of the first answer asked for (one round trip,
+ * one Sync: PostgreSQL's implicit transaction, D53), then each job runs on its answers. A
+ * failed statement aborts the rest of that pipeline, and its failure is reported to whichever
+ * job asked first: from the first job that fails on, every job runs again alone, in its own
+ * transaction (a read can be run more than once; an answer a failed job left unclaimed is
+ * dropped with the batch's transaction). */
+static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
+  assert(n >= 2 && n <= EXEC_READ_BATCH_MAX);
+  int64_t start = now_ns();
+  uint64_t trips = db_round_trips(c);
+  int64_t done_ns[EXEC_READ_BATCH_MAX];
+  int ran = 0; /* jobs[0..ran) finished in the batch */
+  int rc = db_reconnect_if_lost(c);
+  if (rc == DB_OK) rc = begin_own_txn(c, DB_JOB_READ);
+  for (int i = 0; i < n && rc == DB_OK; i++)
+    if (jobs[i]->prefetch != NULL) rc = jobs[i]->prefetch(c, jobs[i]->arg);
+  for (; rc == DB_OK && ran < n; ran++) {
+    int r = run_prefetched(c, jobs[ran]);
+    if (r < 0) break;
+    jobs[ran]->status = r;
+    done_ns[ran] = now_ns();
+  }
+  (void)db_rollback(c); /* a read transaction: nothing is sent */
+  uint64_t busy = 0;
+  for (int i = ran; i < n; i++) { /* alone, as single_main runs them */
+    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
+    done_ns[i] = now_ns();
+  }
+  trips = db_round_trips(c) - trips;
+  for (int i = 0; i < n; i++) /* done() may free the job: each is finished last */
+    finish_read(ex, jobs[i], i == 0 ? busy : 0, done_ns[i] - start, i == 0 ? trips : 0);
+}
+
+/* Readers and the PostgreSQL pool: one job at a time in its own transaction; a PostgreSQL
+ * reader, up to read_batch READ jobs together (run_read_batch). */
 static void *single_main(void *arg) {
   struct worker *w = arg;
   struct db_exec *ex = w->ex;
   struct job_queue *q = w->role == W_READER ? &ex->readq : &ex->workq;
   pthread_cond_t *cv = w->role == W_READER ? &ex->read_cv : &ex->work_cv;
+  const int batch_max = w->role == W_READER && ex->kind == DB_POSTGRES ? ex->read_batch : 1;
   for (;;) { /* until stopped and drained */
     lock(&ex->mu);
     if (!wait_for_work(ex, q, cv)) {
@@ -458,6 +505,18 @@ static void *single_main(void *arg) {
     db_job *job = queue_pop(q);
     int64_t start = now_ns();
     observe(ex, DB_STAGE_QUEUE, start - job->enqueued_ns);
+    if (batch_max > 1 && q->len > 0) {
+      db_job *batch[EXEC_READ_BATCH_MAX] = {job};
+      int n = 1;
+      while (n < batch_max && q->len > 0) {
+        batch[n] = queue_pop(q);
+        observe(ex, DB_STAGE_QUEUE, start - batch[n]->enqueued_ns);
+        n++;
+      }
+      unlock(&ex->mu);
+      run_read_batch(ex, w->conn, batch, n);
+      continue;
+    }
     unlock(&ex->mu);
     uint64_t busy = 0, trips = db_round_trips(w->conn);
     job->status = run_own_txn(w->conn, job, &busy);
@@ -613,6 +672,10 @@ static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, 
                1 << 20, EXEC_WAL_RESTART_FRAMES);
     return -1;
   }
+  if (cfg->read_batch != 0 && !in_range(cfg->read_batch, 1, EXEC_READ_BATCH_MAX)) {
+    db_fmt_err(err, err_len, "read_batch %d is outside 1..%d", cfg->read_batch, EXEC_READ_BATCH_MAX);
+    return -1;
+  }
   if (!in_range(cfg->inline_readers, 0, EXEC_MAX_LENT)) {
     db_fmt_err(err, err_len, "inline_readers %d is outside 0..%d", cfg->inline_readers, EXEC_MAX_LENT);
     return -1;
@@ -743,6 +806,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->before_sync = cfg->before_sync;
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
+  ex->read_batch = cfg->read_batch ? cfg->read_batch : 1;
   ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
   /* the writing threads first (PostgreSQL: so a pool connection's lane is its index, D30),
    * then the readers */

@@ -21,7 +21,8 @@
  *              takes both); each job is its own transaction. Fewer connections answer reads
  *              faster on a small machine (fewer processes to switch between), more let
  *              writes share PostgreSQL's commit flushes, and a read never waits behind a
- *              write (D54).
+ *              write (D54). A reader takes up to `read_batch` queued READ jobs at once and
+ *              sends all their prefetched queries in one pipeline before running them (D60).
  *
  * A job's run() may be called more than once (a DB_BUSY result is retried up to
  * 3 times after a rollback), so it must rebuild its outputs from scratch each call. */
@@ -43,6 +44,10 @@ enum db_job_result {
 typedef struct db_job db_job;
 struct db_job {
   enum db_job_mode mode;
+  /* Optional: called first, in the job's transaction, and may only db_prefetch what run()
+   * will ask for. A PostgreSQL reader calls the prefetches of up to read_batch queued READ
+   * jobs before running them, so their queries share one round trip. */
+  int (*prefetch)(db_conn *c, void *arg);
   int (*run)(db_conn *c, void *arg);
   /* Called on the store thread when the job is final. job->status tells how it ended:
    * DB_JOB_COMMIT (its writes are durable), DB_JOB_ROLLBACK (as run asked), or < 0 (a
@@ -64,6 +69,7 @@ struct db_exec_config {
   int batch_max;          /* SQLite: most WRITE jobs per group transaction (1..1024) */
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
   int inline_readers;     /* SQLite: read connections lent to db_exec_run_inline (0..64; 0 = none) */
+  int read_batch;         /* PostgreSQL: most READ jobs a reader runs on one round trip (1..8; 0 = 1) */
   int wal_restart_frames; /* SQLite: the writer lets the WAL start over past this many frames
                              (64..1048576; 0 = 16384, about 70 MB) */
   void (*before_sync)(void *arg); /* tests: the SQLite sync thread calls it before each sync */

@@ -1139,6 +1139,108 @@ static void exec_read_jobs_are_read_only(void **state) {
   db_exec_stop(ex);
 }
 
+/* D60: a PostgreSQL reader runs queued READ jobs together: their prefetches go in one
+ * round trip and each job reads its own answers. A job that leaves its prefetch unclaimed
+ * disturbs no other; a statement that fails makes the jobs from the first failed one on run
+ * again alone, so only the job whose statement fails fails. */
+struct batch_job {
+  db_job job;
+  int id;        /* reads t_batch's row id */
+  bool fail;     /* prefetches and asks for a division by zero */
+  bool early;    /* prefetches, then returns without asking */
+  char got[16];  /* the row's v */
+};
+
+static const db_sql Q_BATCH = {.name = "batch_get", .sql = "SELECT v FROM t_batch WHERE id = $1"};
+static const db_sql Q_BATCH_FAIL = {.name = "batch_fail", .sql = "SELECT 1 / CAST($1 AS integer)"};
+
+static int batch_prefetch(db_conn *c, void *arg) {
+  struct batch_job *j = arg;
+  db_val a[] = {db_int(j->fail ? 0 : j->id)};
+  return db_prefetch(c, j->fail ? &Q_BATCH_FAIL : &Q_BATCH, a, 1);
+}
+
+static int batch_run(db_conn *c, void *arg) {
+  struct batch_job *j = arg;
+  j->got[0] = '\0';
+  if (j->early) return DB_JOB_ROLLBACK;
+  db_val a[] = {db_int(j->fail ? 0 : j->id)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, j->fail ? &Q_BATCH_FAIL : &Q_BATCH, a, 1, &cur);
+  if (rc < 0) return rc;
+  rc = db_step(cur);
+  if (rc == DB_ROW) snprintf(j->got, sizeof j->got, "%s", db_col_text(cur, 0));
+  db_reset(cur);
+  return rc == DB_ROW ? DB_JOB_COMMIT : rc < 0 ? rc : DB_ERR;
+}
+
+/* Submits jobs[0..n) behind a gate holding the only reader, then lets them run. */
+static void batch_submit_all(db_exec *ex, struct batch_job *jobs, int n) {
+  struct gate g;
+  gate_init(&g);
+  db_job gate = {.mode = DB_JOB_READ, .run = gate_job, .arg = &g};
+  assert_int_equal(db_exec_submit(ex, &gate), 0);
+  gate_wait_entered(&g);
+  for (int i = 0; i < n; i++) {
+    jobs[i].job = (db_job){.mode = DB_JOB_READ, .prefetch = batch_prefetch, .run = batch_run, .arg = &jobs[i]};
+    assert_int_equal(db_exec_submit(ex, &jobs[i].job), 0);
+  }
+  gate_open(&g);
+  db_job last = {.mode = DB_JOB_READ, .run = gate_job, .arg = &g}; /* queued after them: they are done */
+  assert_int_equal(db_exec_run_sync(ex, &last), DB_JOB_COMMIT);
+  gate_destroy(&g);
+}
+
+static void exec_read_batch(void **state) {
+  if (((struct backend *)*state)->kind != DB_POSTGRES) skip(); /* SQLite prefetches nothing */
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_batch; CREATE TABLE t_batch (id INTEGER PRIMARY KEY, v TEXT);"
+               "INSERT INTO t_batch SELECT i, 'v' || i FROM generate_series(1, 20) AS i");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .read_batch = 8};
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct db_exec_stats before, after;
+  struct batch_job jobs[10];
+  memset(jobs, 0, sizeof jobs);
+  jobs[0].id = 1; /* the statement prepared first (a round trip of its own) */
+  jobs[0].job = (db_job){.mode = DB_JOB_READ, .prefetch = batch_prefetch, .run = batch_run, .arg = &jobs[0]};
+  assert_int_equal(db_exec_run_sync(ex, &jobs[0].job), DB_JOB_COMMIT);
+  for (int i = 0; i < 8; i++) jobs[i].id = i + 1;
+  db_exec_stats(ex, &before);
+  batch_submit_all(ex, jobs, 8);
+  db_exec_stats(ex, &after);
+  assert_int_equal(after.round_trips - before.round_trips, 1); /* eight jobs, one round trip */
+  for (int i = 0; i < 8; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "v%d", i + 1);
+    assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+    assert_string_equal(jobs[i].got, want);
+  }
+  memset(jobs, 0, sizeof jobs); /* two batches (8 and 2), a failure and an unclaimed prefetch in the first */
+  for (int i = 0; i < 10; i++) jobs[i].id = 11 + i;
+  jobs[2].early = true;
+  jobs[5].fail = true;
+  batch_submit_all(ex, jobs, 10);
+  for (int i = 0; i < 10; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "v%d", 11 + i);
+    if (i == 5) {
+      assert_true(jobs[i].job.status < 0);
+    } else if (i == 2) {
+      assert_int_equal(jobs[i].job.status, DB_JOB_ROLLBACK);
+    } else {
+      assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+      assert_string_equal(jobs[i].got, want);
+    }
+  }
+  db_exec_stats(ex, &after);
+  assert_int_equal(after.jobs_failed - before.jobs_failed, 1);
+  db_exec_stop(ex);
+}
+
 /* Inline reads: SQLite READ jobs run on the caller's thread on a lent, read-only connection;
  * anything else (a WRITE job, PostgreSQL, no lent connection) is left to the queue. */
 static int inline_count_run(db_conn *c, void *arg) {
@@ -1663,6 +1765,7 @@ int main(void) {
       BOTH(exec_read_jobs_are_read_only),
       BOTH(exec_reads_beside_busy_writers),
       BOTH(exec_inline_reads),
+      BOTH(exec_read_batch),
       {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
