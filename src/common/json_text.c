@@ -18,7 +18,9 @@ void json_text_free(struct json_text *t) {
   json_text_init(t);
 }
 
-static bool reserve(struct json_text *t, size_t more) {
+/* Room for `more` bytes and the final NUL, the buffer grown as needed; false (and the text
+ * failed) past JSON_TEXT_MAX_LEN or without memory. */
+static bool grow(struct json_text *t, size_t more) {
   if (t->failed) return false;
   if (more > JSON_TEXT_MAX_LEN || t->len + more + 1 > JSON_TEXT_MAX_LEN) {
     t->failed = true;
@@ -35,6 +37,15 @@ static bool reserve(struct json_text *t, size_t more) {
   t->buf = buf;
   t->cap = cap;
   return true;
+}
+
+/* grow's test inline: almost every call fits (a failed text has cap 0 or stays failed, but
+ * cap never exceeds what grow allowed, so only len + more needs checking against both). */
+static inline bool reserve(struct json_text *t, size_t more) {
+  if (!t->failed && more <= JSON_TEXT_MAX_LEN && t->len + more + 1 <= t->cap &&
+      t->len + more + 1 <= JSON_TEXT_MAX_LEN)
+    return true;
+  return grow(t, more);
 }
 
 static void put(struct json_text *t, const char *s, size_t n) {
@@ -124,17 +135,36 @@ static void put_string(struct json_text *t, const char *s) {
   t->len = (size_t)(o - t->buf);
 }
 
-/* The separator and "key": of the next member (or element, when key is NULL). */
+/* The separator and "key": of the next member (or element, when key is NULL), in one
+ * write: a key is the program's own text, which needs no escape (one that did would take
+ * put_string's way). */
 static void member(struct json_text *t, const char *key) {
   if (t->failed) return;
   assert(t->depth >= 0 && t->depth < JSON_TEXT_MAX_DEPTH);
   assert((key != NULL) == (t->depth > 0 && t->closer[t->depth] == '}') && "keys inside objects only");
-  if (!t->first[t->depth]) put(t, ",", 1);
+  const bool sep = !t->first[t->depth];
   t->first[t->depth] = false;
-  if (key) {
+  unsigned char needs = 0;
+  size_t n = 0;
+  if (key)
+    for (; key[n] && n < JSON_TEXT_MAX_LEN; n++) needs |= byte_class((unsigned char)key[n]);
+  if (needs != 0) {
+    if (sep) put(t, ",", 1);
     put_string(t, key);
     put(t, ":", 1);
+    return;
   }
+  if (!reserve(t, (sep ? 1 : 0) + (key ? n + 3 : 0))) return;
+  char *o = t->buf + t->len;
+  if (sep) *o++ = ',';
+  if (key) {
+    *o++ = '"';
+    memcpy(o, key, n);
+    o += n;
+    *o++ = '"';
+    *o++ = ':';
+  }
+  t->len = (size_t)(o - t->buf);
 }
 
 static void open_container(struct json_text *t, const char *key, char opener, char closer) {
