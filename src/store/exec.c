@@ -460,13 +460,12 @@ static void *writer_main(void *arg) {
  * failed statement aborts the rest of that pipeline, and its failure is reported to whichever
  * job asked first: from the first job that fails on, every job runs again alone, in its own
  * transaction (a read can be run more than once; an answer a failed job left unclaimed is
- * dropped with the batch's transaction). */
+ * dropped with the batch's transaction). A job is answered as soon as it ran. */
 static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
   assert(n >= 2 && n <= EXEC_READ_BATCH_MAX);
   int64_t start = now_ns();
   uint64_t trips = db_round_trips(c);
-  int64_t done_ns[EXEC_READ_BATCH_MAX];
-  int ran = 0; /* jobs[0..ran) finished in the batch */
+  int ran = 0; /* jobs[0..ran) ran in the batch and are answered */
   int rc = db_reconnect_if_lost(c);
   if (rc == DB_OK) rc = begin_own_txn(c, DB_JOB_READ);
   for (int i = 0; i < n && rc == DB_OK; i++)
@@ -475,17 +474,19 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
     int r = run_prefetched(c, jobs[ran]);
     if (r < 0) break;
     jobs[ran]->status = r;
-    done_ns[ran] = now_ns();
+    finish_read(ex, jobs[ran], 0, now_ns() - start, 0); /* answered now; done() may free it */
   }
   (void)db_rollback(c); /* a read transaction: nothing is sent */
-  uint64_t busy = 0;
-  for (int i = ran; i < n; i++) { /* alone, as single_main runs them */
-    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
-    done_ns[i] = now_ns();
-  }
   trips = db_round_trips(c) - trips;
-  for (int i = 0; i < n; i++) /* done() may free the job: each is finished last */
-    finish_read(ex, jobs[i], i == 0 ? busy : 0, done_ns[i] - start, i == 0 ? trips : 0);
+  lock(&ex->mu);
+  ex->stats.round_trips += trips;
+  unlock(&ex->mu);
+  for (int i = ran; i < n; i++) { /* alone, as single_main runs them */
+    int64_t t0 = now_ns();
+    uint64_t busy = 0, t = db_round_trips(c);
+    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
+    finish_read(ex, jobs[i], busy, now_ns() - t0, db_round_trips(c) - t);
+  }
 }
 
 /* Readers and the PostgreSQL pool: one job at a time in its own transaction; a PostgreSQL
