@@ -478,6 +478,9 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   if (sent) p->base.round_trips++;
   if (!sent) { /* the connection broke: nothing more to read on it */
     int rc = pg_fail(p, "pipeline", NULL);
+    /* a send refused on a live connection leaves it in pipeline mode with part of a
+     * pipeline queued, where every later command would fail: start the session over */
+    if (PQstatus(p->pg) == CONNECTION_OK) (void)restart_session(p, "pipeline send");
     return rc == DB_OK ? DB_CONN : rc;
   }
   int rc = DB_OK;

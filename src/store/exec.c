@@ -463,18 +463,29 @@ static void *writer_main(void *arg) {
  * dropped with the batch's transaction). A job is answered as soon as it ran. */
 static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
   assert(n >= 2 && n <= EXEC_READ_BATCH_MAX);
-  int64_t start = now_ns();
+  int64_t last = now_ns();
   uint64_t trips = db_round_trips(c);
-  int ran = 0; /* jobs[0..ran) ran in the batch and are answered */
   int rc = db_reconnect_if_lost(c);
-  if (rc == DB_OK) rc = begin_own_txn(c, DB_JOB_READ);
-  for (int i = 0; i < n && rc == DB_OK; i++)
-    if (jobs[i]->prefetch != NULL) rc = jobs[i]->prefetch(c, jobs[i]->arg);
+  if (rc < 0) { /* each job would wait for the same failed connect again */
+    for (int i = 0; i < n; i++) {
+      jobs[i]->status = rc;
+      finish_read(ex, jobs[i], 0, i == 0 ? now_ns() - last : 0, 0);
+    }
+    return;
+  }
+  int ran = 0; /* jobs[0..ran) ran in the batch and are answered */
+  rc = begin_own_txn(c, DB_JOB_READ);
+  for (int i = 0; i < n && rc == DB_OK; i++) {
+    int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
+    if (r < 0) rc = r;
+  }
   for (; rc == DB_OK && ran < n; ran++) {
     int r = run_prefetched(c, jobs[ran]);
     if (r < 0) break;
     jobs[ran]->status = r;
-    finish_read(ex, jobs[ran], 0, now_ns() - start, 0); /* answered now; done() may free it */
+    int64_t now = now_ns(); /* the first job's run holds the batch's round trip */
+    finish_read(ex, jobs[ran], 0, now - last, 0); /* answered now; done() may free it */
+    last = now;
   }
   (void)db_rollback(c); /* a read transaction: nothing is sent */
   trips = db_round_trips(c) - trips;
@@ -950,6 +961,11 @@ struct sync_call {
   db_job *orig;
 };
 
+static int sync_prefetch(db_conn *c, void *arg) {
+  struct sync_call *s = arg;
+  return s->orig->prefetch(c, s->orig->arg);
+}
+
 static int sync_run(db_conn *c, void *arg) {
   struct sync_call *s = arg;
   return s->orig->run(c, s->orig->arg);
@@ -973,7 +989,8 @@ int db_exec_run_sync(db_exec *ex, db_job *job) {
   rc |= pthread_cond_init(&s.cv, NULL);
   assert(rc == 0);
   (void)rc;
-  db_job wrapper = {.mode = job->mode, .run = sync_run, .done = sync_done, .arg = &s};
+  db_job wrapper = {.mode = job->mode, .prefetch = job->prefetch ? sync_prefetch : NULL, .run = sync_run,
+                    .done = sync_done, .arg = &s};
   if (db_exec_submit(ex, &wrapper) != 0) {
     job->status = DB_ERR; /* refused: queue full or stopping; done() not called */
   } else {

@@ -1141,14 +1141,17 @@ static void exec_read_jobs_are_read_only(void **state) {
 
 /* D60: a PostgreSQL reader runs queued READ jobs together: their prefetches go in one
  * round trip and each job reads its own answers. A job that leaves its prefetch unclaimed
- * disturbs no other; a statement that fails makes the jobs from the first failed one on run
- * again alone, so only the job whose statement fails fails. */
+ * disturbs no other (one with equal arguments may take it); a statement that fails makes
+ * the jobs from the first failed one on run again alone, so only the job whose statement
+ * fails fails, whether it failed in the batch's pipeline or after it. */
 struct batch_job {
   db_job job;
   int id;        /* reads t_batch's row id */
   bool fail;     /* prefetches and asks for a division by zero */
+  bool fail_late; /* prefetches its row, then asks for a division by zero instead */
   bool early;    /* prefetches, then returns without asking */
   char got[16];  /* the row's v */
+  bool prefetched; /* its prefetch was called */
 };
 
 static const db_sql Q_BATCH = {.name = "batch_get", .sql = "SELECT v FROM t_batch WHERE id = $1"};
@@ -1156,6 +1159,7 @@ static const db_sql Q_BATCH_FAIL = {.name = "batch_fail", .sql = "SELECT 1 / CAS
 
 static int batch_prefetch(db_conn *c, void *arg) {
   struct batch_job *j = arg;
+  j->prefetched = true;
   db_val a[] = {db_int(j->fail ? 0 : j->id)};
   return db_prefetch(c, j->fail ? &Q_BATCH_FAIL : &Q_BATCH, a, 1);
 }
@@ -1164,9 +1168,10 @@ static int batch_run(db_conn *c, void *arg) {
   struct batch_job *j = arg;
   j->got[0] = '\0';
   if (j->early) return DB_JOB_ROLLBACK;
-  db_val a[] = {db_int(j->fail ? 0 : j->id)};
+  bool fail = j->fail || j->fail_late;
+  db_val a[] = {db_int(fail ? 0 : j->id)};
   db_cursor *cur = NULL;
-  int rc = db_query(c, j->fail ? &Q_BATCH_FAIL : &Q_BATCH, a, 1, &cur);
+  int rc = db_query(c, fail ? &Q_BATCH_FAIL : &Q_BATCH, a, 1, &cur);
   if (rc < 0) return rc;
   rc = db_step(cur);
   if (rc == DB_ROW) snprintf(j->got, sizeof j->got, "%s", db_col_text(cur, 0));
@@ -1208,6 +1213,7 @@ static void exec_read_batch(void **state) {
   jobs[0].id = 1; /* the statement prepared first (a round trip of its own) */
   jobs[0].job = (db_job){.mode = DB_JOB_READ, .prefetch = batch_prefetch, .run = batch_run, .arg = &jobs[0]};
   assert_int_equal(db_exec_run_sync(ex, &jobs[0].job), DB_JOB_COMMIT);
+  assert_true(jobs[0].prefetched); /* db_exec_run_sync keeps a job's prefetch */
   for (int i = 0; i < 8; i++) jobs[i].id = i + 1;
   db_exec_stats(ex, &before);
   batch_submit_all(ex, jobs, 8);
@@ -1238,6 +1244,31 @@ static void exec_read_batch(void **state) {
   }
   db_exec_stats(ex, &after);
   assert_int_equal(after.jobs_failed - before.jobs_failed, 1);
+  /* A failure after the batch's pipeline: the jobs before it keep their answers, the failed
+   * one and those after it run alone; a job takes the unclaimed answer of an equal query. */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 10; i++) jobs[i].id = 11 + i;
+  jobs[2].early = true;
+  jobs[3].id = jobs[2].id;
+  jobs[5].fail_late = true;
+  db_exec_stats(ex, &before);
+  batch_submit_all(ex, jobs, 10);
+  db_exec_stats(ex, &after);
+  /* the batch's pipeline, job 5's query in it, then alone: job 5, 6 and 7; the batch of 8 and 9 */
+  assert_int_equal(after.round_trips - before.round_trips, 6);
+  assert_int_equal(after.jobs_failed - before.jobs_failed, 1);
+  for (int i = 0; i < 10; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "v%d", jobs[i].id);
+    if (i == 5) {
+      assert_true(jobs[i].job.status < 0);
+    } else if (i == 2) {
+      assert_int_equal(jobs[i].job.status, DB_JOB_ROLLBACK);
+    } else {
+      assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+      assert_string_equal(jobs[i].got, want);
+    }
+  }
   db_exec_stop(ex);
 }
 
