@@ -484,11 +484,14 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
     if (r < 0) break;
     jobs[ran]->status = r;
     int64_t now = now_ns(); /* the first job's run holds the batch's round trip */
-    finish_read(ex, jobs[ran], 0, now - last, 0); /* answered now; done() may free it */
+    uint64_t t = db_round_trips(c);
+    /* answered now, its round trips counted first; done() may free it */
+    finish_read(ex, jobs[ran], 0, now - last, t - trips);
     last = now;
+    trips = t;
   }
   (void)db_rollback(c); /* a read transaction: nothing is sent */
-  trips = db_round_trips(c) - trips;
+  trips = db_round_trips(c) - trips; /* a failed job's */
   lock(&ex->mu);
   ex->stats.round_trips += trips;
   unlock(&ex->mu);

@@ -1196,6 +1196,22 @@ static void batch_submit_all(db_exec *ex, struct batch_job *jobs, int n) {
   gate_destroy(&g);
 }
 
+/* Job `early` returned at once, job `failed` failed, every other job read its own row. */
+static void batch_check(const struct batch_job *jobs, int n, int early, int failed) {
+  for (int i = 0; i < n; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "v%d", jobs[i].id);
+    if (i == failed) {
+      assert_true(jobs[i].job.status < 0);
+    } else if (i == early) {
+      assert_int_equal(jobs[i].job.status, DB_JOB_ROLLBACK);
+    } else {
+      assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+      assert_string_equal(jobs[i].got, want);
+    }
+  }
+}
+
 static void exec_read_batch(void **state) {
   if (((struct backend *)*state)->kind != DB_POSTGRES) skip(); /* SQLite prefetches nothing */
   char url[URL_LEN], err[ERR_LEN];
@@ -1230,18 +1246,7 @@ static void exec_read_batch(void **state) {
   jobs[2].early = true;
   jobs[5].fail = true;
   batch_submit_all(ex, jobs, 10);
-  for (int i = 0; i < 10; i++) {
-    char want[16];
-    snprintf(want, sizeof want, "v%d", 11 + i);
-    if (i == 5) {
-      assert_true(jobs[i].job.status < 0);
-    } else if (i == 2) {
-      assert_int_equal(jobs[i].job.status, DB_JOB_ROLLBACK);
-    } else {
-      assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
-      assert_string_equal(jobs[i].got, want);
-    }
-  }
+  batch_check(jobs, 10, 2, 5);
   db_exec_stats(ex, &after);
   assert_int_equal(after.jobs_failed - before.jobs_failed, 1);
   /* A failure after the batch's pipeline: the jobs before it keep their answers, the failed
@@ -1257,18 +1262,7 @@ static void exec_read_batch(void **state) {
   /* the batch's pipeline, job 5's query in it, then alone: job 5, 6 and 7; the batch of 8 and 9 */
   assert_int_equal(after.round_trips - before.round_trips, 6);
   assert_int_equal(after.jobs_failed - before.jobs_failed, 1);
-  for (int i = 0; i < 10; i++) {
-    char want[16];
-    snprintf(want, sizeof want, "v%d", jobs[i].id);
-    if (i == 5) {
-      assert_true(jobs[i].job.status < 0);
-    } else if (i == 2) {
-      assert_int_equal(jobs[i].job.status, DB_JOB_ROLLBACK);
-    } else {
-      assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
-      assert_string_equal(jobs[i].got, want);
-    }
-  }
+  batch_check(jobs, 10, 2, 5);
   db_exec_stop(ex);
 }
 
