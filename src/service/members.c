@@ -171,8 +171,11 @@ int member_list(db_conn *c, const struct actor *a, const char *merchant_id,
   db_cursor *cur = NULL;
   db_val v[] = {db_text(merchant_id), db_text(f->status), db_int(f->limit + 1), db_text(f->cursor),
                 db_text(f->phone)};
-  const db_sql *q = f->phone[0] ? &q_list_phone : (f->cursor[0] ? &q_list_after : &q_list);
-  rc = db_query(c, q, v, f->phone[0] ? 5 : (f->cursor[0] ? 4 : 3), &cur);
+  const db_sql *q = &q_list; /* $1..$3; after a cursor $4 too; by phone $4 and $5 */
+  int nargs = 3;
+  if (f->phone[0]) q = &q_list_phone, nargs = 5;
+  else if (f->cursor[0]) q = &q_list_after, nargs = 4;
+  rc = db_query(c, q, v, nargs, &cur);
   if (rc < 0) return rc;
   int n = 0;
   next_cursor[0] = '\0';

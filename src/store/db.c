@@ -190,12 +190,14 @@ static int run_counted(db_conn *c, const db_sql *q, const db_val *args, int narg
   int rc = db_run(c, q, args, nargs, &changed);
   if (rc == DB_CONSTRAINT && (race & DB_RACE_CONSTRAINT)) return DB_BUSY;
   if (rc < 0) return rc;
-  if (expect_changes >= 0 && changed != expect_changes) {
-    db_set_errmsg(c, "%s: changed %lld rows, not %lld", db_qname(q), (long long)changed,
-                  (long long)expect_changes);
-    return (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
-  }
+  if (expect_changes >= 0 && changed != expect_changes)
+    return db_count_mismatch(c, db_qname(q), changed, expect_changes, race);
   return DB_OK;
+}
+
+int db_count_mismatch(db_conn *c, const char *name, long long got, long long want, int race) {
+  db_set_errmsg(c, "%s: changed %lld rows, not %lld", name, got, want);
+  return (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
 }
 
 static int run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,

@@ -101,6 +101,9 @@ db_conn *db_pg_open(const char *url, char *err, size_t err_len);
 
 /* Error text helpers (truncate silently; err may be NULL when err_len is 0). */
 void db_set_errmsg(db_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A write changed `got` rows where `want` were expected: the message, and DB_BUSY when race
+ * has DB_RACE_COUNT (a concurrent transaction got there first), else DB_ERR. */
+int db_count_mismatch(db_conn *c, const char *name, long long got, long long want, int race);
 void db_fmt_err(char *err, size_t err_len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

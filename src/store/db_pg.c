@@ -426,16 +426,13 @@ static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, 
     rc = DB_ERR;
   } else if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
     if (checked && count_refusal(res, &got, &want)) { /* the server refused another count */
-      db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, got, want);
-      rc = (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
+      rc = db_count_mismatch(&p->base, name, got, want, race);
     } else {
       rc = pg_fail(p, name, res);
       if (rc == DB_CONSTRAINT && (race & DB_RACE_CONSTRAINT)) rc = DB_BUSY;
     }
   } else if (!checked && expect >= 0 && cmd_tuples(res) != expect) {
-    db_set_errmsg(&p->base, "%s: changed %lld rows, not %lld", name, (long long)cmd_tuples(res),
-                  (long long)expect);
-    rc = (race & DB_RACE_COUNT) ? DB_BUSY : DB_ERR;
+    rc = db_count_mismatch(&p->base, name, cmd_tuples(res), expect, race);
   }
   if (keep && rc == DB_OK) *keep = res;
   else PQclear(res);
