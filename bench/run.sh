@@ -4,7 +4,7 @@
 #   bench/run.sh [--store sqlite|postgres|both] [--duration 10] [--connections 64]
 #                [--members 1000] [--threads 2] [--warmup 2] [--build-dir DIR]
 #                [--tool wrk|loadgen] [--profile] [--keep] [--no-analyze] [--pg-tcp] [--pgbench]
-#                [--smoke]
+#                [--pg-shapes] [--smoke]
 #
 # Per store: a fresh store (SQLite in a temp dir, or a throwaway PostgreSQL cluster from
 # scripts/pg-throwaway.sh), seeded through the services by bench/seed.c; then
@@ -22,17 +22,19 @@
 # --pgbench: after the PostgreSQL workloads, PostgreSQL's own yardstick on the same cluster:
 # pgbench's TPC-B-like transaction (-M prepared, scale = --connections, so no two clients
 # share a branch row), --connections clients for --duration seconds; (a) is printed as a share.
+# --pg-shapes: then bench/pg_shapes.sh on a copy of the benchmark's database: a wallet payment's
+# statements one row at a time, merged into one, and K payments a statement, K = 1, 8, 32.
 # --smoke: 2 s per workload, 8 connections, 20 members, SQLite only, no warm-up; exits 1
 # when any workload had an error or no throughput, or the books do not verify.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STORE=both DURATION=10 CONNS=64 MEMBERS=1000 THREADS=2 WARMUP=2 BUILD_DIR="$REPO/build"
-TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0 PGBENCH=0
+TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0 PGBENCH=0 PGSHAPES=0
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789abcdef"
 CALLBACK_SECRET="bench-callback-secret-0123456789"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --store) STORE="$2"; shift 2 ;;
@@ -48,12 +50,13 @@ while [ $# -gt 0 ]; do
     --no-analyze) ANALYZE=0; shift ;;
     --pg-tcp) PG_TCP=1; shift ;;
     --pgbench) PGBENCH=1; shift ;;
+    --pg-shapes) PGSHAPES=1; shift ;;
     --smoke) SMOKE=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "bench/run.sh: unknown option $1" >&2; usage 2 ;;
   esac
 done
-if [ "$SMOKE" = 1 ]; then STORE=sqlite DURATION=2 CONNS=8 MEMBERS=20 WARMUP=0 PGBENCH=0; fi
+if [ "$SMOKE" = 1 ]; then STORE=sqlite DURATION=2 CONNS=8 MEMBERS=20 WARMUP=0 PGBENCH=0 PGSHAPES=0; fi
 case "$STORE" in sqlite) STORES=(sqlite) ;; postgres) STORES=(postgres) ;; both) STORES=(sqlite postgres) ;;
   *) echo "bench/run.sh: --store sqlite|postgres|both" >&2; exit 2 ;; esac
 [ "$THREADS" -le "$CONNS" ] || THREADS="$CONNS"
@@ -341,6 +344,9 @@ run_store() { # run_store sqlite|postgres
   [ "$vrc" = 0 ] || { VERIFY_NOTES+=("$store: mpsctl verify exit $vrc"); printf '%s\n' "$vout" | grep VIOLATION | head >&2 || true; }
   if [ "$store" = postgres ]; then
     pgbench_run "$url"
+    if [ "$PGSHAPES" = 1 ]; then
+      "$REPO/bench/pg_shapes.sh" "$url" --duration "$DURATION" --threads "$THREADS" >>"$ROWS" || die "bench/pg_shapes.sh failed"
+    fi
     "$REPO/scripts/pg-throwaway.sh" stop "$PG_DIR" >/dev/null 2>&1 || true
     [ "$KEEP" = 1 ] || rm -rf "$PG_DIR"
     PG_DIR=""
@@ -365,6 +371,7 @@ DIRTY="$(git -C "$REPO" status --porcelain -- src 2>/dev/null | head -c1)"
 CMD="bench/run.sh --store $STORE --duration $DURATION --connections $CONNS --members $MEMBERS"
 if [ "$ANALYZE" = 0 ]; then CMD="$CMD --no-analyze"; fi
 if [ "$PGBENCH" = 1 ]; then CMD="$CMD --pgbench"; fi
+if [ "$PGSHAPES" = 1 ]; then CMD="$CMD --pg-shapes"; fi
 if [ "$SMOKE" = 1 ]; then CMD="bench/run.sh --smoke"; fi
 
 REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" -v smoke="$SMOKE" -v conns="$CONNS" '
@@ -381,7 +388,7 @@ REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" 
     printf "\nmps benchmark  rev %s  %s\n%s\n(%s; latencies in ms; req/s counts successful answers only)\n\n", rev, cmd, machine, tool == "wrk" ? "wrk 4.1 for pay and read, bench/loadgen for ext" : "bench/loadgen for every HTTP workload"
     printf "%-15s %-8s %10s %8s %8s %8s %8s %7s  %s\n", "workload", "store", "req/s", "p50", "p95", "p99", "max", "errors", "HTTP / in-process"
     for (i = 1; i <= n; i++) {
-      if (W[i] == "verify" || W[i] == "pgbench") continue
+      if (W[i] == "verify" || W[i] == "pgbench" || W[i] == "pg-shape") continue
       ratio = ""
       if (W[i] == "pay" && limit[S[i]] > 0) ratio = sprintf("%.0f%% of %.0f/s", 100 * pay[S[i]] / limit[S[i]], limit[S[i]])
       if (W[i] == "ext-flow" && limit[S[i]] > 0) ratio = sprintf("(flows: 2 requests each)")
@@ -392,6 +399,10 @@ REPORT="$(awk -v machine="$MACHINE" -v rev="$REV" -v cmd="$CMD" -v tool="$TOOL" 
       printf "PostgreSQL yardstick: pgbench TPC-B-like (-M prepared, scale %d, %d clients): %.0f transactions/s, latency avg %.2f ms", yard_c, yard_c, yard, yard_lat
       if (pay["postgres"] > 0) printf "; (a) pay postgres is %.0f%% of it", 100 * pay["postgres"] / yard
       printf "\n"
+    }
+    for (i = 1; i <= n; i++) if (W[i] == "pg-shape") {
+      if (!shapes++) printf "PostgreSQL statement shapes (bench/pg_shapes.sh, pgbench, %d clients): payments/s, PostgreSQL CPU a payment\n", get(L[i], "connections")
+      printf "  %-3s %3d payments a transaction: %7.0f/s  %6.0f us  (%s failed transactions)\n", get(L[i], "shape"), get(L[i], "batch"), get(L[i], "rps"), get(L[i], "pg_us_per_payment"), get(L[i], "errors")
     }
     for (i = 1; i <= n; i++) if (W[i] == "verify") printf "mpsctl verify (%s): exit %s, %s violations; %s\n", S[i], get(L[i], "exit"), get(L[i], "violations"), get(L[i], "checked")
     if (conns == 64 && smoke != 1) {
@@ -428,9 +439,10 @@ RATIOS="$(awk '
 {
   printf '{"timestamp":"%s","revision":"%s","command":"%s","machine":{"nproc":%s,"cpu":"%s","kernel":"%s"},' \
     "$STAMP" "$REV" "$CMD" "$(nproc)" "${CPU//\"/}" "$(uname -sr)"
-  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"pg_transport":"%s","pgbench":%s,"smoke":%s},' \
+  printf '"config":{"stores":"%s","duration_s":%s,"warmup_s":%s,"connections":%s,"threads":%s,"members":%s,"tool":"%s","pg_analyze":%s,"pg_transport":"%s","pgbench":%s,"pg_shapes":%s,"smoke":%s},' \
     "$STORE" "$DURATION" "$WARMUP" "$CONNS" "$THREADS" "$MEMBERS" "$TOOL" "$([ "$ANALYZE" = 1 ] && echo true || echo false)" \
     "$([ "$PG_TCP" = 1 ] && echo tcp || echo unix)" "$([ "$PGBENCH" = 1 ] && echo true || echo false)" \
+    "$([ "$PGSHAPES" = 1 ] && echo true || echo false)" \
     "$([ "$SMOKE" = 1 ] && echo true || echo false)"
   printf '"wall_seconds":%d,"http_vs_in_process":{%s},"rows":[' "$((T_END - T_START))" "$RATIOS"
   paste -sd, "$ROWS"

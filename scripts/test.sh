@@ -6,6 +6,8 @@
 #   api postgres (build)    node --test tests/api    MPS_TEST_STORE=postgres
 #   the same three against build-asan/ (AddressSanitizer + UBSan)
 #   bench smoke (build)     bench/run.sh --smoke: the benchmark still runs (not a timing)
+#   pg shapes smoke (build) bench/pg_shapes.sh on a small seeded database: its statements
+#                           still fit the schema (not a timing)
 #   fuzz (build-fuzz)       each libFuzzer target of tests/fuzz for a short fixed time
 #
 # A throwaway PostgreSQL cluster (scripts/pg-throwaway.sh) lives for the run in a temp dir.
@@ -243,6 +245,30 @@ bench_pass() {
   fi
 }
 
+# bench/pg_shapes.sh hand-writes a payment's statements against the schema; a migration that
+# changes a table they write breaks it. Each shape must run without a failed transaction.
+pg_shapes_pass() {
+  local name="pg shapes smoke (build)" log="$WORK/pg-shapes.log" out="$WORK/pg-shapes.jsonl" url t0 lines bad
+  [ -n "$PG_ADMIN_URL" ] || return 0
+  t0=$(date +%s)
+  say "$name"
+  url="$(new_pg_db)"
+  if [ -z "$url" ] || ! env -u MPS_DB_URL build/bench/seed --db-url "$url" --out "$WORK/pg-shapes-seed" --members 20 >"$log" 2>&1 ||
+     ! timeout "$PASS_TIMEOUT" bench/pg_shapes.sh "$url" --batches "1 4" --clients 2 --threads 1 --duration 1 >"$out" 2>>"$log"; then
+    tail -n 20 "$log"
+    record "$name" 0 1 "seed or bench/pg_shapes.sh failed, $(elapsed "$t0")"
+    return
+  fi
+  cat "$out"
+  lines="$(grep -c '"workload":"pg-shape"' "$out" || true)"
+  bad="$(grep -v '"errors":0,' "$out" | grep -c . || true)"
+  if [ "$lines" = 6 ] && [ "$bad" = 0 ] && ! grep -q '"rps":0.0,' "$out"; then
+    record "$name" 1 0 "$(elapsed "$t0")"
+  else
+    record "$name" 0 1 "$lines of 6 shapes ran, $bad with failed transactions or none, $(elapsed "$t0")"
+  fi
+}
+
 run_passes() {
   local dir="$1"
   unit_pass "$dir"
@@ -253,7 +279,7 @@ run_passes() {
 SAN_ENV=()
 if [ "$BUILD_OK" = 1 ]; then
   run_passes build
-  if [ "${MPS_TEST_SKIP_BENCH:-0}" != "1" ]; then bench_pass; fi
+  if [ "${MPS_TEST_SKIP_BENCH:-0}" != "1" ]; then bench_pass; pg_shapes_pass; fi
 fi
 if [ "$ASAN_OK" = 1 ]; then
   SAN_ENV=(ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
