@@ -17,7 +17,7 @@
 #   MPS_TEST_SKIP_ASAN=1   skip the sanitizer build and its passes
 #   MPS_TEST_SKIP_PG=1     skip everything that needs PostgreSQL
 #   MPS_TEST_FILTER=REGEX  only API test files whose path matches REGEX
-#   MPS_TEST_SKIP_BENCH=1  skip the benchmark smoke run
+#   MPS_TEST_SKIP_BENCH=1  skip the benchmark smoke run and the pg shapes smoke
 #   MPS_TEST_PASS_TIMEOUT  seconds one pass may take before it is killed (default 600)
 #   MPS_TEST_SKIP_FUZZ=1   skip the fuzz build (clang) and its pass
 #   MPS_TEST_FUZZ_SECONDS  seconds each fuzz target runs (default 25)
