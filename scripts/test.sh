@@ -253,6 +253,7 @@ pg_shapes_pass() {
   t0=$(date +%s)
   say "$name"
   url="$(new_pg_db)"
+  mkdir -p "$WORK/pg-shapes-seed"
   if [ -z "$url" ] || ! env -u MPS_DB_URL build/bench/seed --db-url "$url" --out "$WORK/pg-shapes-seed" --members 20 >"$log" 2>&1 ||
      ! timeout "$PASS_TIMEOUT" bench/pg_shapes.sh "$url" --batches "1 4" --clients 2 --threads 1 --duration 1 >"$out" 2>>"$log"; then
     tail -n 20 "$log"
