@@ -2,20 +2,22 @@
 # bench/pg_shapes.sh — what PostgreSQL itself can do with a wallet payment's statements, by
 # the shape they are sent in (bench/README.md, "PostgreSQL statement shapes").
 #
-#   bench/pg_shapes.sh URL [--batches "1 8 32"] [--shapes "row one set"] [--clients 8]
+#   bench/pg_shapes.sh URL [--batches "1 8 32"] [--shapes "row group one set"] [--clients 8]
 #                      [--threads 2] [--duration 8]
 #
 # URL is a database that bench/seed filled (bench/run.sh --pg-shapes passes its own, after
 # mpsd has stopped). The database is copied (CREATE DATABASE ... TEMPLATE), so the
 # benchmark's books stay as they were; the copy is dropped at the end. pgbench then runs, per
-# batch size K, K wallet payments per transaction in three shapes:
+# batch size K, K wallet payments per transaction in four shapes:
 #   row  each payment's statements in mps's own SQL text (D55's two pipelines, BEGIN in the
 #        first: the token, merchant and member, key claim, accounts locked with the merchant's
 #        and the platform's read, vouchers, chain head; then the payment, the member's bucket,
 #        the merchant's lane part, the journal entry and its two lines, two events, the outbox
 #        row, the audit row, the chain head, the key's answer; the four writes whose count
 #        matters in D58's checked form), one row per statement. K = 1 is mps's payment without
-#        mpsd; K > 1 is K of them in one transaction.
+#        mpsd; K > 1 is K of them in one transaction, each still with its two pipelines.
+#   group  as row, with the K payments' pipelines merged: BEGIN and all their reads, then all
+#        their writes with COMMIT; what mps's write groups send (D62).
 #   one  as row, with each payment's eleven writes merged into one statement (WITH w1 AS
 #        (INSERT ... RETURNING 1), ..., their 12 rows checked at once): what fewer statements
 #        alone would save.
@@ -30,9 +32,9 @@
 # machine's busy time from /proc/stat minus pgbench's own, over the whole pgbench run).
 set -euo pipefail
 
-URL="${1:?usage: bench/pg_shapes.sh URL [--batches \"1 8 32\"] [--shapes \"row one set\"] [--clients 8] [--threads 2] [--duration 8]}"
+URL="${1:?usage: bench/pg_shapes.sh URL [--batches \"1 8 32\"] [--shapes \"row group one set\"] [--clients 8] [--threads 2] [--duration 8]}"
 shift
-BATCHES="1 8 32" SHAPES="row one set" CLIENTS=8 THREADS=2 DURATION=8
+BATCHES="1 8 32" SHAPES="row group one set" CLIENTS=8 THREADS=2 DURATION=8
 while [ $# -gt 0 ]; do
   case "$1" in
     --batches) BATCHES="$2"; shift 2 ;;
@@ -45,7 +47,7 @@ while [ $# -gt 0 ]; do
 done
 say() { printf 'bench: pg shapes: %s\n' "$*" >&2; }
 die() { printf 'bench: pg shapes: %s\n' "$*" >&2; exit 1; }
-for sh in $SHAPES; do case "$sh" in row|one|set) ;; *) die "a shape is row, one or set, not $sh" ;; esac; done
+for sh in $SHAPES; do case "$sh" in row|group|one|set) ;; *) die "a shape is row, group, one or set, not $sh" ;; esac; done
 # (pgbench passes at most 255 parameters to a statement; the set shape's take K + 2)
 for k in $BATCHES; do [[ "$k" =~ ^[0-9]+$ ]] && [ "$k" -ge 1 ] && [ "$k" -le 200 ] || die "a batch is 1..200, not $k"; done
 [[ "$CLIENTS" =~ ^[0-9]+$ ]] && [ "$CLIENTS" -ge 1 ] && [ "$CLIENTS" -le 64 ] || die "--clients is 1..64"
@@ -125,6 +127,23 @@ merge_writes() {
 }
 
 one_script() { row_script "$1" 1; }
+
+# group_script K: the row shape's statements with the pipelines of the K payments merged, as
+# mps's write groups send them (D62): BEGIN and every payment's reads, then every payment's
+# writes with COMMIT
+group_script() {
+  row_script "$1" | awk '
+    /^\\startpipeline$/ { pipe++; inside = 1; next }
+    /^\\endpipeline$/ { inside = 0; next }
+    /^(BEGIN|COMMIT);$/ { next }
+    !inside && !pipe { print; next }
+    inside && pipe % 2 == 1 { reads[++nr] = $0; next }
+    inside { writes[++nw] = $0; next }
+    END {
+      print "\\startpipeline"; print "BEGIN;"; for (i = 1; i <= nr; i++) print reads[i]; print "\\endpipeline"
+      print "\\startpipeline"; for (i = 1; i <= nw; i++) print writes[i]; print "COMMIT;"; print "\\endpipeline"
+    }'
+}
 
 row_script() { # row_script K [1: the writes as one statement]
   local k="$1" one="${2:-0}" i mem acc pid jid

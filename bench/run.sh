@@ -23,7 +23,8 @@
 # pgbench's TPC-B-like transaction (-M prepared, scale = --connections, so no two clients
 # share a branch row), --connections clients for --duration seconds; (a) is printed as a share.
 # --pg-shapes: then bench/pg_shapes.sh on a copy of the benchmark's database: a wallet payment's
-# statements one row at a time, merged into one, and K payments a statement, K = 1, 8, 32.
+# statements one row at a time, K payments' pipelines merged, merged into one statement, and
+# K payments a statement, K = 1, 8, 32.
 # --smoke: 2 s per workload, 8 connections, 20 members, SQLite only, no warm-up; exits 1
 # when any workload had an error or no throughput, or the books do not verify.
 set -euo pipefail
@@ -34,7 +35,7 @@ TOOL=auto PROFILE=0 KEEP=0 SMOKE=0 ANALYZE=1 PG_TCP=0 PGBENCH=0 PGSHAPES=0
 JWT_SECRET="bench-jwt-secret-0123456789abcdef0123456789abcdef"
 CALLBACK_SECRET="bench-callback-secret-0123456789"
 
-usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --store) STORE="$2"; shift 2 ;;

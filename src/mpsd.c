@@ -65,6 +65,7 @@ static int serve(struct app *app) {
   char err[512] = "";
   struct db_exec_config ec = {.url = app->cfg.db_url, .readers = app->cfg.db_readers,
                               .pool_size = app->cfg.db_pool_size, .read_batch = app->cfg.db_read_batch,
+                              .write_group = app->cfg.db_write_group,
                               .batch_max = app->cfg.db_batch_max,
                               .wal_restart_frames = app->cfg.db_wal_frames,
                               .queue_max = app->cfg.db_queue_max,

@@ -58,6 +58,8 @@ static const struct opt opts[] = {
      "Reader threads, each with its own connection, for every READ job (on PostgreSQL beside the pool)."},
     {"db-read-batch", "MPS_DB_READ_BATCH", OPT_INT, S(db_read_batch), "8", 1, 8, NULL, SRV,
      "PostgreSQL: most queued READ jobs a reader thread sends in one round trip (1 = one at a time)."},
+    {"db-write-group", "MPS_DB_WRITE_GROUP", OPT_INT, S(db_write_group), "32", 1, 32, NULL, SRV,
+     "PostgreSQL: most queued wallet payments of different members a pool connection runs in one transaction (1 = each alone)."},
     {"db-pool-size", "MPS_DB_POOL_SIZE", OPT_INT, S(db_pool_size), "8", 1, 256, NULL, SRV,
      "PostgreSQL: connections (one thread each) for WRITE jobs."},
     {"db-batch-max", "MPS_DB_BATCH_MAX", OPT_INT, S(db_batch_max), "64", 1, 1024, NULL, SRV,

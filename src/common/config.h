@@ -23,6 +23,7 @@ struct mps_config {
   int shutdown_timeout_s;
   int db_readers;
   int db_read_batch;
+  int db_write_group;
   int db_pool_size;
   int db_batch_max;
   int db_wal_frames;

@@ -159,11 +159,11 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
     const struct { const char *name, *type, *help; uint64_t value; } store[] = {
         {"mps_store_errors_total", "counter", "Store jobs that ended in a store failure.", st.jobs_failed},
         {"mps_store_jobs_total", "counter", "Store jobs finished.", st.jobs_done},
-        {"mps_store_write_groups_total", "counter", "Group-commit transactions (SQLite).", st.write_groups},
+        {"mps_store_write_groups_total", "counter", "Group transactions: SQLite group commits, PostgreSQL write groups (D62).", st.write_groups},
         {"mps_store_busy_retries_total", "counter", "Jobs retried after a lock or serialization conflict.",
          st.busy_retries},
         {"mps_store_group_reruns_total", "counter",
-         "Group transactions run again with a savepoint per job (SQLite).", st.group_reruns},
+         "Group transactions run again: SQLite with a savepoint per job, PostgreSQL each job alone.", st.group_reruns},
         {"mps_store_jobs_inline_total", "counter",
          "SQLite read jobs run on the HTTP thread that received them.", st.jobs_inline},
         {"mps_store_round_trips_total", "counter",

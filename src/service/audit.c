@@ -58,8 +58,22 @@ static int head_get(db_conn *c, const db_val *a, int64_t *seq, char hash[HASH_HE
   return rc;
 }
 
+/* In a PostgreSQL write group (db.h) the head an earlier job of the group left: the head its
+ * prefetch read is the one before the group ran. */
+static bool head_memo(db_conn *c, const char *chain, int64_t *seq, char hash[HASH_HEX_LEN]) {
+  char v[DB_GROUP_MEMO_VALUE];
+  if (!db_group_memo_get(c, chain, v, sizeof v)) return false;
+  long long s = -1;
+  char h[HASH_HEX_LEN];
+  if (sscanf(v, "%lld %64s", &s, h) != 2 || s < 0 || strlen(h) != HASH_HEX_LEN - 1) return false;
+  *seq = s;
+  memcpy(hash, h, HASH_HEX_LEN);
+  return true;
+}
+
 /* The chain's head, locked (PostgreSQL) for this transaction; created on a chain's first entry. */
 static int head_lock(db_conn *c, const char *chain, int64_t *seq, char hash[HASH_HEX_LEN]) {
+  if (head_memo(c, chain, seq, hash)) return DB_OK; /* locked by the group's first job */
   db_val a[] = {db_text(chain)};
   int rc = head_get(c, a, seq, hash);
   if (rc != DB_DONE) return rc == DB_ROW ? DB_OK : rc;
@@ -117,7 +131,11 @@ int audit_append(db_conn *c, const struct audit_record *r) {
   free(dumped);
   if (rc < 0) return rc;
   db_val h[] = {db_text(chain), db_int(seq + 1), db_text(hash)};
-  return db_run_later(c, &q_head_set, h, 3, 1);
+  rc = db_run_later(c, &q_head_set, h, 3, 1);
+  if (rc < 0) return rc;
+  char memo[DB_GROUP_MEMO_VALUE];
+  snprintf(memo, sizeof memo, "%lld %s", (long long)(seq + 1), hash);
+  return db_group_memo_set(c, chain, memo);
 }
 
 static const db_sql q_walk = {

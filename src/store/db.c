@@ -103,6 +103,52 @@ void db_conn_set_lane(db_conn *c, int lane) {
   c->lane = lane;
 }
 
+void db_group_begin(db_conn *c) {
+  assert(c != NULL && !c->in_group);
+  c->in_group = true;
+  c->memo_count = 0;
+}
+
+void db_group_end(db_conn *c) {
+  assert(c != NULL);
+  c->in_group = false;
+  c->memo_count = 0;
+}
+
+static int memo_find(const db_conn *c, const char *key) {
+  for (int i = 0; i < c->memo_count; i++)
+    if (strcmp(c->memo[i].key, key) == 0) return i;
+  return -1;
+}
+
+bool db_group_memo_get(db_conn *c, const char *key, char *out, size_t out_len) {
+  assert(c != NULL && key != NULL && out != NULL && out_len > 0);
+  int i = c->in_group ? memo_find(c, key) : -1;
+  if (i < 0) return false;
+  snprintf(out, out_len, "%s", c->memo[i].value);
+  return true;
+}
+
+int db_group_memo_set(db_conn *c, const char *key, const char *value) {
+  assert(c != NULL && key != NULL && value != NULL);
+  if (!c->in_group) return DB_OK;
+  if (strlen(key) >= DB_GROUP_MEMO_KEY || strlen(value) >= DB_GROUP_MEMO_VALUE) {
+    db_set_errmsg(c, "group memo: key or value too long");
+    return DB_ERR;
+  }
+  int i = memo_find(c, key);
+  if (i < 0) {
+    if (c->memo_count == DB_GROUP_MEMO_SLOTS) {
+      db_set_errmsg(c, "group memo: full");
+      return DB_ERR;
+    }
+    i = c->memo_count++;
+    snprintf(c->memo[i].key, sizeof c->memo[i].key, "%s", key);
+  }
+  snprintf(c->memo[i].value, sizeof c->memo[i].value, "%s", value);
+  return DB_OK;
+}
+
 const char *db_errmsg(const db_conn *c) {
   if (c == NULL) return "no connection";
   return c->errmsg;

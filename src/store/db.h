@@ -70,6 +70,20 @@ enum db_kind db_conn_kind(const db_conn *c);
 #define DB_MAX_LANES 256
 int db_conn_lane(const db_conn *c);
 void db_conn_set_lane(db_conn *c, int lane);
+/* A PostgreSQL write group (exec.h): several queued WRITE jobs in one transaction, every
+ * job's prefetch sent before any job ran, so a prefetched answer cannot show what an earlier
+ * job of the group wrote. A job that changes a row a later job of the group reads through a
+ * prefetch leaves the new value here (the audit chain's head: audit.c); the rows that only one
+ * job may touch are kept apart by the jobs' group keys instead. Outside a group get finds
+ * nothing and set does nothing; the memo is forgotten when the group's transaction ends.
+ * get: true with the value copied into out (cut to out_len). set: DB_OK, or DB_ERR when the
+ * key (< DB_GROUP_MEMO_KEY bytes) or value (< DB_GROUP_MEMO_VALUE) is too long or the memo is
+ * full: the job then fails and the group runs its jobs alone, where nothing is memoised. */
+#define DB_GROUP_MEMO_KEY 192
+#define DB_GROUP_MEMO_VALUE 128
+#define DB_GROUP_MEMO_SLOTS 48
+bool db_group_memo_get(db_conn *c, const char *key, char *out, size_t out_len);
+int db_group_memo_set(db_conn *c, const char *key, const char *value);
 /* Answers this connection has waited for from its server since it was opened: PostgreSQL
  * round trips (a pipeline, a statement run alone, a prepare); 0 on SQLite, in process. */
 uint64_t db_round_trips(const db_conn *c);

@@ -82,6 +82,12 @@ struct db_conn {
   int savepoint_depth; /* 0 or 1 */
   int lane;            /* db_conn_lane(): this connection's index in a PostgreSQL pool, else 0 */
   uint64_t round_trips; /* db_round_trips(): counted by the backend at each wait for an answer */
+  bool in_group;        /* exec.c runs a PostgreSQL write group on it (db_group_begin) */
+  int memo_count;       /* db_group_memo_set entries, in_group only */
+  struct {
+    char key[DB_GROUP_MEMO_KEY];
+    char value[DB_GROUP_MEMO_VALUE];
+  } memo[DB_GROUP_MEMO_SLOTS];
   struct db_cache cache;
   char errmsg[DB_ERRMSG_LEN];
 };
@@ -115,6 +121,10 @@ void db_cache_clear(struct db_cache *cache, void (*free_entry)(db_conn *c, void 
                     db_conn *c);
 
 /* Internal calls for exec.c. */
+/* A PostgreSQL write group starts or ends on the connection (db_group_memo_get/set): end
+ * forgets the memo. */
+void db_group_begin(db_conn *c);
+void db_group_end(db_conn *c);
 int db_begin_read(db_conn *c);        /* read transaction (read-only on PostgreSQL) */
 bool db_in_transaction(db_conn *c);   /* a transaction is open on the connection */
 /* A counter of the rows this connection has inserted, updated or deleted: a job that left it

@@ -39,8 +39,10 @@ struct pg_cursor {
  * round trip for all of them): a write of db_run_later, a query of db_prefetch (its answer is
  * kept, `ahead` >= 0) or the transaction's BEGIN (st NULL, sql set). Parameters are copied
  * into the arena. */
-#define PG_LATER_MAX 40
-#define PG_LATER_ARENA 65536
+/* A write group of 32 wallet payments (exec.c, D62) holds back ~17 statements each, their
+ * prefetches included, with ~2 KB of arguments */
+#define PG_LATER_MAX 640
+#define PG_LATER_ARENA (256 * 1024)
 struct pg_later {
   struct pg_stmt *st;
   const char *sql; /* a plain command (BEGIN) when st is NULL */
@@ -55,8 +57,10 @@ struct pg_later {
 
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
  * arena) to know it again, and its answer once the pipeline carrying it came back. */
-#define PG_AHEAD_MAX 32 /* a refund prefetches 20 in all (D55), a reader's batch of 8 reads up to 32 (D60) */
-#define PG_AHEAD_ARENA 8192
+/* a refund prefetches 20 in all (D55), a reader's batch of 8 reads up to 32 (D60), a write
+ * group of 32 payments 192 (D62) */
+#define PG_AHEAD_MAX 256
+#define PG_AHEAD_ARENA (32 * 1024)
 struct pg_ahead {
   const db_sql *q; /* NULL once taken */
   int nparams;

@@ -32,6 +32,8 @@
 #define EXEC_UNDO (-1000)   /* writer_job: a job failed after writing without a savepoint */
 #define EXEC_MAX_LENT 64       /* inline_readers at most */
 #define EXEC_READ_BATCH_MAX 8 /* read_batch at most: 8 jobs of 4 prefetches fill db_pg.c's table of 32 */
+#define EXEC_WRITE_GROUP_MAX 32 /* write_group at most (db_pg.c holds back what 32 payments send) */
+#define EXEC_GROUP_SCAN 4       /* a group former looks at most write_group * 4 queued jobs */
 #define EXEC_CKPT_GROUPS 8    /* group commits between background checkpoints */
 #define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
 #define EXEC_WAL_RESTART_FRAMES 16384 /* default wal_restart_frames: a WAL of about 70 MB */
@@ -69,6 +71,7 @@ struct db_exec {
   int nworkers;
   int nreaders; /* W_READER workers: READ jobs go to readq (PostgreSQL: 0 = to the pool) */
   int read_batch; /* PostgreSQL readers: most READ jobs run together (1: one at a time) */
+  int write_group; /* PostgreSQL pool: most keyed WRITE jobs in one transaction (1: alone) */
   /* SQLite checkpointer (under mu: the counters) */
   pthread_cond_t ckpt_cv;     /* monotonic clock */
   uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
@@ -156,6 +159,44 @@ static db_job *queue_pop(struct job_queue *q) {
   q->len--;
   job->next = NULL;
   return job;
+}
+
+static int by_group_key(const void *a, const void *b) {
+  return strcmp((*(db_job *const *)a)->group_key, (*(db_job *const *)b)->group_key);
+}
+
+/* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued jobs
+ * with group keys all different from each other's and first's; looks at no more than
+ * max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a bounded scan. Returns the
+ * group's size. Jobs left in q keep their order. The group runs in the order of its keys: its
+ * jobs lock their keys' rows in the first round trip, one after the other, so two groups on two
+ * connections always lock in the same order and cannot deadlock on them (they had, and waited
+ * out PostgreSQL's deadlock_timeout of a second). */
+static int queue_take_group(struct job_queue *q, db_job *first, db_job **group, int max) {
+  assert(first->group_key != NULL && max >= 1);
+  group[0] = first;
+  int n = 1;
+  db_job *prev = NULL;
+  db_job *job = q->head;
+  for (int seen = 0; job != NULL && n < max && seen < max * EXEC_GROUP_SCAN; seen++) {
+    db_job *next = job->next;
+    bool fits = job->group_key != NULL;
+    for (int i = 0; fits && i < n; i++) fits = strcmp(group[i]->group_key, job->group_key) != 0;
+    if (fits) { /* unlink it */
+      if (prev != NULL) prev->next = next;
+      else q->head = next;
+      if (q->tail == job) q->tail = prev;
+      assert(q->len > 0);
+      q->len--;
+      job->next = NULL;
+      group[n++] = job;
+    } else {
+      prev = job;
+    }
+    job = next;
+  }
+  qsort(group, (size_t)n, sizeof group[0], by_group_key);
+  return n;
 }
 
 /* Wait for work on q; false when the executor is stopping and q is drained. */
@@ -503,8 +544,71 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
   }
 }
 
+/* PostgreSQL, write_group: jobs[0..n) (n >= 2, keys all different) in one transaction (D62).
+ * BEGIN and every job's prefetch go in the first pipeline; then each job runs on its answers,
+ * its writes held back, and the last pipeline carries them all with COMMIT: two round trips
+ * for the group where each job alone takes two. What one job changes and a later one reads
+ * through its prefetch is passed on in the connection's group memo (db.h); what only one job
+ * touches is kept apart by the keys. All or nothing: when a job does not commit (a rejection,
+ * a store failure, DB_BUSY) or a statement fails before COMMIT, the group is rolled back and
+ * every job runs again alone, as any job after DB_BUSY, in its own transaction (so only the
+ * jobs that would fail alone fail); so does a held-back write the server refuses in COMMIT's
+ * pipeline (the COMMIT after it is not run). A connection lost at COMMIT fails every job: the
+ * COMMIT may have landed (as for a job alone, only the client, with its Idempotency-Key, asks
+ * again). */
+static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
+  assert(n >= 2 && n <= EXEC_WRITE_GROUP_MAX);
+  int64_t start = now_ns();
+  uint64_t trips = db_round_trips(c);
+  int rc = db_reconnect_if_lost(c);
+  if (rc < 0) { /* each job alone would wait for the same failed connect again */
+    for (int i = 0; i < n; i++) jobs[i]->status = rc;
+    finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, 0);
+    return;
+  }
+  rc = begin_own_txn(c, DB_JOB_WRITE);
+  bool at_commit = false;
+  if (rc == DB_OK) {
+    db_group_begin(c);
+    for (int i = 0; i < n && rc == DB_OK; i++) {
+      int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
+      if (r < 0) rc = r;
+    }
+    for (int i = 0; i < n && rc == DB_OK; i++) {
+      int r = run_prefetched(c, jobs[i]);
+      if (r != DB_JOB_COMMIT) rc = r < 0 ? r : DB_BUSY; /* a rejection: it runs again alone */
+    }
+    if (rc == DB_OK) {
+      at_commit = true;
+      rc = db_commit(c);
+    }
+    db_group_end(c);
+  }
+  if (rc == DB_OK) {
+    for (int i = 0; i < n; i++) jobs[i]->status = DB_JOB_COMMIT;
+    finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, db_round_trips(c) - trips);
+    return;
+  }
+  (void)db_rollback(c);
+  if (at_commit && rc == DB_CONN) { /* it may have landed: no job runs again */
+    for (int i = 0; i < n; i++) jobs[i]->status = rc;
+    finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, db_round_trips(c) - trips);
+    return;
+  }
+  lock(&ex->mu);
+  count_run(ex, 0, 1, true, now_ns() - start, db_round_trips(c) - trips);
+  unlock(&ex->mu);
+  for (int i = 0; i < n; i++) { /* alone, as single_main runs them */
+    int64_t t0 = now_ns();
+    uint64_t busy = 0, t = db_round_trips(c);
+    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
+    finish_jobs(ex, &jobs[i], 1, busy, 0, false, now_ns() - t0, db_round_trips(c) - t);
+  }
+}
+
 /* Readers and the PostgreSQL pool: one job at a time in its own transaction; a PostgreSQL
- * reader, up to read_batch READ jobs together (run_read_batch). */
+ * reader, up to read_batch READ jobs together (run_read_batch); a pool thread, up to
+ * write_group keyed WRITE jobs together (run_write_group). */
 static void *single_main(void *arg) {
   struct worker *w = arg;
   struct db_exec *ex = w->ex;
@@ -531,6 +635,17 @@ static void *single_main(void *arg) {
       unlock(&ex->mu);
       run_read_batch(ex, w->conn, batch, n);
       continue;
+    }
+    if (w->role == W_POOL && ex->write_group > 1 && job->group_key != NULL && q->len > 0) {
+      db_job *group[EXEC_WRITE_GROUP_MAX];
+      int n = queue_take_group(q, job, group, ex->write_group);
+      for (int i = 0; i < n; i++) /* job's own wait is counted above */
+        if (group[i] != job) observe(ex, DB_STAGE_QUEUE, start - group[i]->enqueued_ns);
+      if (n > 1) {
+        unlock(&ex->mu);
+        run_write_group(ex, w->conn, group, n);
+        continue;
+      }
     }
     unlock(&ex->mu);
     uint64_t busy = 0, trips = db_round_trips(w->conn);
@@ -687,6 +802,10 @@ static int validate_config(const struct db_exec_config *cfg, enum db_kind kind, 
                1 << 20, EXEC_WAL_RESTART_FRAMES);
     return -1;
   }
+  if (cfg->write_group != 0 && !in_range(cfg->write_group, 1, EXEC_WRITE_GROUP_MAX)) {
+    db_fmt_err(err, err_len, "write_group %d is outside 1..%d", cfg->write_group, EXEC_WRITE_GROUP_MAX);
+    return -1;
+  }
   if (cfg->read_batch != 0 && !in_range(cfg->read_batch, 1, EXEC_READ_BATCH_MAX)) {
     db_fmt_err(err, err_len, "read_batch %d is outside 1..%d", cfg->read_batch, EXEC_READ_BATCH_MAX);
     return -1;
@@ -822,6 +941,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->before_sync_arg = cfg->before_sync_arg;
   ex->batch_max = cfg->batch_max;
   ex->read_batch = cfg->read_batch ? cfg->read_batch : 1;
+  ex->write_group = kind == DB_POSTGRES && cfg->write_group ? cfg->write_group : 1;
   ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
   /* the writing threads first (PostgreSQL: so a pool connection's lane is its index, D30),
    * then the readers */

@@ -23,6 +23,10 @@
  *              writes share PostgreSQL's commit flushes, and a read never waits behind a
  *              write (D54). A reader takes up to `read_batch` queued READ jobs at once and
  *              sends all their prefetched queries in one pipeline before running them (D60).
+ *              With write_group > 1 a pool thread takes up to that many queued WRITE jobs that
+ *              have group keys, all different, into one transaction (D62): every job's
+ *              prefetch, then every job, then one COMMIT; if any job does not commit, the
+ *              group is rolled back and each job runs again alone.
  *
  * A job's run() may be called more than once (a DB_BUSY result is retried up to
  * 3 times after a rollback), so it must rebuild its outputs from scratch each call. */
@@ -55,6 +59,13 @@ struct db_job {
    * Must be quick and must not submit jobs synchronously. May be NULL. */
   void (*done)(db_job *job);
   void *arg;
+  /* Optional, PostgreSQL with write_group > 1: a WRITE job with a key may share its
+   * transaction with other queued keyed jobs whose keys differ. The key names what the job
+   * reads through its prefetch and writes, that no other job of its group may write (a wallet
+   * payment: its member, whose accounts and vouchers it locks and changes); what several jobs
+   * of a group change, they pass on with db_group_memo_set. NULL: the job runs alone. The
+   * string must live until done(). */
+  const char *group_key;
   int status;           /* set by the executor before done() */
   int64_t enqueued_ns;  /* set by the executor */
   db_job *next;         /* internal: queue link */
@@ -70,6 +81,8 @@ struct db_exec_config {
   int queue_max;          /* most queued jobs before submit refuses (1..1000000) */
   int inline_readers;     /* SQLite: read connections lent to db_exec_run_inline (0..64; 0 = none) */
   int read_batch;         /* PostgreSQL: most READ jobs a reader runs on one round trip (1..8; 0 = 1) */
+  int write_group;        /* PostgreSQL: most keyed WRITE jobs a pool thread runs in one transaction
+                             (1..32; 0 = 1) */
   int wal_restart_frames; /* SQLite: the writer lets the WAL start over past this many frames
                              (64..1048576; 0 = 16384, about 70 MB) */
   void (*before_sync)(void *arg); /* tests: the SQLite sync thread calls it before each sync */
@@ -96,10 +109,12 @@ struct db_exec_stats {
   uint64_t jobs_done;       /* jobs finished with any status */
   uint64_t jobs_failed;     /* jobs finished with status < 0 */
   uint64_t jobs_inline;     /* SQLite READ jobs run on the caller's thread (db_exec_run_inline) */
-  uint64_t write_groups;    /* SQLite group transactions committed or failed */
+  uint64_t write_groups;    /* group transactions committed or failed: every SQLite write group, and
+                               PostgreSQL groups of two or more jobs (write_group) */
   uint64_t busy_retries;
   uint64_t round_trips;     /* PostgreSQL: answers waited for by the jobs (db_round_trips); 0 on SQLite */
-  uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after writing) */
+  uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after
+                               writing); PostgreSQL groups whose jobs ran again alone */
   uint64_t wal_syncs;       /* SQLite fdatasync() calls of the WAL by the sync thread */
   uint64_t writer_checkpoints; /* SQLite checkpoints run by the writer (the WAL had grown long) */
   uint64_t durable_waits;   /* SQLite READ jobs answered only after a sync (they saw a commit not yet synced) */

@@ -1266,6 +1266,169 @@ static void exec_read_batch(void **state) {
   db_exec_stop(ex);
 }
 
+/* D62: a PostgreSQL pool thread runs queued keyed WRITE jobs of different keys in one
+ * transaction: every prefetch in the first round trip, every write with COMMIT in the second.
+ * A job passes what it changed in a row the next jobs read through their prefetch (here a
+ * shared counter, as the audit chain's head) in the group memo; a job that does not commit
+ * makes every job of its group run again alone, so only it fails or rolls back. */
+struct group_job {
+  db_job job;
+  int id;           /* its own row of t_grp */
+  int64_t value;    /* what it writes there */
+  bool fail;        /* fails after writing */
+  bool reject;      /* rolls back (a business refusal) after writing */
+  int runs;         /* run() calls */
+};
+
+static const db_sql Q_GRP_GET = {.name = "grp_get", .sql = "SELECT v FROM t_grp WHERE id = $1 FOR UPDATE"};
+static const db_sql Q_GRP_SET = {.name = "grp_set", .sql = "UPDATE t_grp SET v = $2 WHERE id = $1"};
+static const db_sql Q_GRP_FAIL = {.name = "grp_fail", .sql = "INSERT INTO t_grp (id, v) VALUES (0, 0)"};
+
+static int grp_prefetch(db_conn *c, void *arg) {
+  struct group_job *j = arg;
+  db_val mine[] = {db_int(j->id)}, shared[] = {db_int(0)};
+  int rc = db_prefetch(c, &Q_GRP_GET, mine, 1);
+  return rc < 0 ? rc : db_prefetch(c, &Q_GRP_GET, shared, 1);
+}
+
+static int grp_read(db_conn *c, int id, int64_t *v) {
+  db_val a[] = {db_int(id)};
+  return db_query_int(c, &Q_GRP_GET, a, 1, v) == DB_ROW ? DB_OK : DB_ERR;
+}
+
+static int grp_run(db_conn *c, void *arg) {
+  struct group_job *j = arg;
+  j->runs++;
+  int64_t mine = -1, shared = -1;
+  if (grp_read(c, j->id, &mine) != DB_OK || grp_read(c, 0, &shared) != DB_OK) return DB_ERR;
+  char memo[32];
+  if (db_group_memo_get(c, "grp counter", memo, sizeof memo)) shared = strtoll(memo, NULL, 10);
+  db_val set_mine[] = {db_int(j->id), db_int(j->value)}, set_shared[] = {db_int(0), db_int(shared + 1)};
+  int rc = db_run_later(c, &Q_GRP_SET, set_mine, 2, 1);
+  if (rc >= 0) rc = db_run_later(c, &Q_GRP_SET, set_shared, 2, 1);
+  snprintf(memo, sizeof memo, "%lld", (long long)(shared + 1));
+  if (rc >= 0) rc = db_group_memo_set(c, "grp counter", memo);
+  if (rc >= 0 && j->fail) rc = db_run_later(c, &Q_GRP_FAIL, NULL, 0, 1); /* id 0 is taken */
+  if (rc < 0) return rc;
+  return j->reject ? DB_JOB_ROLLBACK : DB_JOB_COMMIT;
+}
+
+/* Submits jobs[0..n) behind a gate holding the only pool connection, then lets them run;
+ * keys[i] is job i's group key (NULL: none). */
+static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *const *keys, int n) {
+  struct gate g;
+  gate_init(&g);
+  db_job gate = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
+  assert_int_equal(db_exec_submit(ex, &gate), 0);
+  gate_wait_entered(&g);
+  for (int i = 0; i < n; i++) {
+    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = grp_prefetch, .run = grp_run,
+                           .arg = &jobs[i], .group_key = keys ? keys[i] : NULL};
+    assert_int_equal(db_exec_submit(ex, &jobs[i].job), 0);
+  }
+  gate_open(&g);
+  db_job last = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g}; /* queued after them: they are done */
+  assert_int_equal(db_exec_run_sync(ex, &last), DB_JOB_COMMIT);
+  gate_destroy(&g);
+}
+
+static const db_sql Q_GRP_SHARED = {.name = "grp_shared", .sql = "SELECT v FROM t_grp WHERE id = 0"};
+static const db_sql Q_GRP_SUM = {.name = "grp_sum", .sql = "SELECT COALESCE(sum(v), 0) FROM t_grp WHERE id > 0"};
+
+/* The group's jobs: commit, round trips, groups and reruns */
+static void grp_expect(db_exec *ex, const struct db_exec_stats *before, uint64_t trips, uint64_t groups,
+                       uint64_t reruns) {
+  struct db_exec_stats after;
+  db_exec_stats(ex, &after);
+  if (trips > 0) assert_int_equal(after.round_trips - before->round_trips, trips);
+  assert_int_equal(after.write_groups - before->write_groups, groups);
+  assert_int_equal(after.group_reruns - before->group_reruns, reruns);
+}
+
+static void pg_exec_write_group(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_grp; CREATE TABLE t_grp (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);"
+               "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 20) AS i");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .write_group = 8};
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct group_job jobs[12];
+  static const char *const keys[12] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"};
+  memset(jobs, 0, sizeof jobs);
+  jobs[0] = (struct group_job){.id = 1, .value = 1}; /* the statements prepared first */
+  grp_submit_all(ex, jobs, keys, 1);
+  assert_int_equal(jobs[0].job.status, DB_JOB_COMMIT);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 1);
+  /* eight keyed jobs: one group, two round trips; each saw the counter the one before left */
+  struct db_exec_stats before;
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 8; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 10 + i};
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, keys, 8);
+  grp_expect(ex, &before, 2, 1, 0);
+  for (int i = 0; i < 8; i++) assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 9);
+  assert_int_equal(exec_count(ex, &Q_GRP_SUM), 10 + 11 + 12 + 13 + 14 + 15 + 16 + 17);
+  /* ten jobs and a group of at most eight: 8 and 2 */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 10; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 1};
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, keys, 10);
+  grp_expect(ex, &before, 4, 2, 0);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 19);
+  /* one key twice: never in one group (k1 k1 k2 k2: groups {k1 k2} twice) */
+  static const char *const twice[4] = {"k1", "k1", "k2", "k2"};
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 4; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 2};
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, twice, 4);
+  grp_expect(ex, &before, 4, 2, 0);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 23);
+  /* no key: each alone */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 3; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 3};
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, NULL, 3);
+  grp_expect(ex, &before, 6, 0, 0);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 26);
+  /* a failure and a refusal in a group: it runs again alone, only they fail or roll back */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 6; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 100 + i};
+  jobs[2].fail = true;
+  jobs[4].reject = true;
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, keys, 6);
+  grp_expect(ex, &before, 0, 1, 1);
+  for (int i = 0; i < 6; i++) {
+    int want = i == 2 ? -1 : i == 4 ? DB_JOB_ROLLBACK : DB_JOB_COMMIT;
+    if (want < 0) assert_true(jobs[i].job.status < 0);
+    else assert_int_equal(jobs[i].job.status, want);
+    /* in the group up to job 4's refusal, then each alone */
+    assert_int_equal(jobs[i].runs, i <= 4 ? 2 : 1);
+  }
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 30); /* the four that committed */
+  /* rows 1, 2, 4 and 6 hold 100, 101, 103, 105; rows 3 and 5 kept 3 and 1, rows 7-10 1 */
+  assert_int_equal(exec_count(ex, &Q_GRP_SUM), 100 + 101 + 3 + 103 + 1 + 105 + 1 + 1 + 1 + 1);
+  db_exec_stop(ex);
+  /* write_group 1: keyed jobs run alone */
+  cfg.write_group = 1;
+  ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 4; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 4};
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, keys, 4);
+  grp_expect(ex, &before, 0, 0, 0);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 34);
+  db_exec_stop(ex);
+  cfg.write_group = 33;
+  assert_null(db_exec_start(&cfg, err, sizeof err));
+  assert_non_null(strstr(err, "write_group"));
+}
+
 /* Inline reads: SQLite READ jobs run on the caller's thread on a lent, read-only connection;
  * anything else (a WRITE job, PostgreSQL, no lent connection) is left to the queue. */
 static int inline_count_run(db_conn *c, void *arg) {
@@ -1791,6 +1954,7 @@ int main(void) {
       BOTH(exec_reads_beside_busy_writers),
       BOTH(exec_inline_reads),
       BOTH(exec_read_batch),
+      {"pg_exec_write_group", pg_exec_write_group, NULL, NULL, &B_PG},
       {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
