@@ -44,6 +44,7 @@ struct slot {
   int member;
   char key[64], hash[IDEM_HASH_HEX], request_id[48];
   int64_t submit_ns;
+  int64_t at_ms; /* the payment's time, set by its prefetch before each run */
   int outcome; /* 0 PAID; else an error kind */
   struct slot *next_free;
 };
@@ -87,18 +88,24 @@ static int auth_check(db_conn *c) {
   return ok ? 0 : 1;
 }
 
+/* What the handler prefetches (api/payments.c, http/server.c): one round trip for all, or for
+ * a whole write group's (D62). */
+static int pay_prefetch(db_conn *c, void *arg) {
+  struct slot *s = arg;
+  db_val av[] = {db_text(g.principal.subject)};
+  s->at_ms = clock_now_ms();
+  int rc = db_prefetch(c, &q_user_version, av, 1);
+  if (rc >= 0) rc = money_ctx_prefetch(c, g.seed.merchant_id, g.seed.members[s->member]);
+  if (rc >= 0) rc = idem_prefetch(c, g.scope, s->key, s->hash, s->at_ms);
+  if (rc >= 0) rc = payment_create_prefetch(c, &g.actor, g.seed.merchant_id, g.seed.members[s->member], NULL, s->at_ms);
+  return rc < 0 ? rc : DB_OK;
+}
+
 static int pay_run(db_conn *c, void *arg) {
   struct slot *s = arg;
   s->outcome = OUT_OK;
-  /* what the handler prefetches (api/payments.c, http/server.c): one round trip for all */
-  db_val av[] = {db_text(g.principal.subject)};
-  int64_t at_ms = clock_now_ms();
-  int rc = db_prefetch(c, &q_user_version, av, 1);
-  if (rc >= 0) rc = money_ctx_prefetch(c, g.seed.merchant_id, g.seed.members[s->member]);
-  if (rc >= 0) rc = idem_prefetch(c, g.scope, s->key, s->hash, at_ms);
-  if (rc >= 0) rc = payment_create_prefetch(c, &g.actor, g.seed.merchant_id, g.seed.members[s->member], NULL, at_ms);
-  if (rc < 0) return rc;
-  rc = auth_check(c);
+  const int64_t at_ms = s->at_ms;
+  int rc = auth_check(c);
   if (rc != 0) {
     s->outcome = OUT_AUTH;
     return rc < 0 ? rc : DB_JOB_ROLLBACK;
@@ -165,10 +172,11 @@ int main(int argc, char **argv) {
                               .readers = atoi(bench_opt(argc, argv, "--readers", "4")),
                               .pool_size = atoi(bench_opt(argc, argv, "--pool", "8")),
                               .batch_max = atoi(bench_opt(argc, argv, "--batch", "64")),
+                              .write_group = atoi(bench_opt(argc, argv, "--write-group", "32")),
                               .queue_max = atoi(bench_opt(argc, argv, "--queue", "10000"))};
   if (!url || !seed_dir || duration <= 0 || conc < 1 || conc > MAX_CONC || g.amount < 1) {
     fprintf(stderr, "usage: storage_limit --db-url URL --seed DIR [--duration S] [--warmup S] "
-                    "[--concurrency N] [--amount MINOR] [--readers N] [--pool N] [--batch N]\n");
+                    "[--concurrency N] [--amount MINOR] [--readers N] [--pool N] [--batch N] [--write-group N]\n");
     return 2;
   }
   if (sodium_init() < 0) return 1;
@@ -226,7 +234,8 @@ int main(int argc, char **argv) {
              g.seed.merchant_id, (long long)g.amount, g.seed.members[s->member]);
     const char *parts[] = {"POST", VERIFY_ROUTE, VERIFY_ROUTE, canonical};
     idem_hash(parts, 4, s->hash);
-    s->job = (db_job){.mode = DB_JOB_WRITE, .run = pay_run, .done = pay_done, .arg = s};
+    s->job = (db_job){.mode = DB_JOB_WRITE, .prefetch = pay_prefetch, .run = pay_run, .done = pay_done,
+                      .arg = s, .group_key = g.seed.members[s->member]}; /* as the handler's (D62) */
     s->submit_ns = bench_now_ns();
     submitted++;
     if (db_exec_submit(ex, &s->job) != 0) { /* queue full: give the slot back */
