@@ -235,7 +235,8 @@ int main(int argc, char **argv) {
     const char *parts[] = {"POST", VERIFY_ROUTE, VERIFY_ROUTE, canonical};
     idem_hash(parts, 4, s->hash);
     s->job = (db_job){.mode = DB_JOB_WRITE, .prefetch = pay_prefetch, .run = pay_run, .done = pay_done,
-                      .arg = s, .group_key = g.seed.members[s->member]}; /* as the handler's (D62) */
+                      .arg = s, .group_key = g.seed.members[s->member], /* as the handler's (D62) */
+                      .group_with = g.seed.merchant_id};
     s->submit_ns = bench_now_ns();
     submitted++;
     if (db_exec_submit(ex, &s->job) != 0) { /* queue full: give the slot back */

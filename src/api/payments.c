@@ -203,9 +203,11 @@ void api_payment_verify(struct http_req *req) {
   struct pay_body *b;
   if (decode_pay(req, &b) != 0 || api_idem_prepare(req, &b->idem) != 0) return;
   http_defer_prefetched(req, DB_JOB_WRITE, verify_prefetch, verify_run);
-  /* PostgreSQL write groups (D62): payments of other members may share its transaction; what
-   * a payment locks and changes besides the audit chain's head (memoised) is its member's */
+  /* PostgreSQL write groups (D62): payments of other members at the same merchant may share its
+   * transaction; what a payment locks and changes besides the merchant's audit chain head
+   * (memoised) and lane rows is its member's */
   req->job.group_key = b->user_id;
+  req->job.group_with = b->merchant_id;
 }
 
 struct wallet_q {

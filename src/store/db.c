@@ -121,6 +121,8 @@ static int memo_find(const db_conn *c, const char *key) {
   return -1;
 }
 
+bool db_in_group(const db_conn *c) { return c != NULL && c->in_group; }
+
 bool db_group_memo_get(db_conn *c, const char *key, char *out, size_t out_len) {
   assert(c != NULL && key != NULL && out != NULL && out_len > 0);
   int i = c->in_group ? memo_find(c, key) : -1;

@@ -83,6 +83,11 @@ void db_conn_set_lane(db_conn *c, int lane);
 #define DB_GROUP_MEMO_VALUE 128
 #define DB_GROUP_MEMO_SLOTS 48
 bool db_group_memo_get(db_conn *c, const char *key, char *out, size_t out_len);
+/* A write group runs on the connection: a row every job of the group locks (the audit chain's
+ * head) is better not prefetched, so that the group locks it after all its keys' rows, in the
+ * order a transaction alone does (its member, then the head), and two groups or a group and a
+ * refund cannot wait for each other in a cycle. */
+bool db_in_group(const db_conn *c);
 int db_group_memo_set(db_conn *c, const char *key, const char *value);
 /* Answers this connection has waited for from its server since it was opened: PostgreSQL
  * round trips (a pipeline, a statement run alone, a prepare); 0 on SQLite, in process. */

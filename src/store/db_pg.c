@@ -39,9 +39,10 @@ struct pg_cursor {
  * round trip for all of them): a write of db_run_later, a query of db_prefetch (its answer is
  * kept, `ahead` >= 0) or the transaction's BEGIN (st NULL, sql set). Parameters are copied
  * into the arena. */
-/* A write group of 32 wallet payments (exec.c, D62) holds back ~17 statements each, their
- * prefetches included, with ~2 KB of arguments */
-#define PG_LATER_MAX 640
+/* A write group of 32 wallet payments (exec.c, D62) holds back 16 (a PAID payment with a fee)
+ * to 23 (a voucher, three buckets, a fee) writes each, with 1-2 KB of arguments; past these a
+ * pipeline is sent early to make room (a round trip more, nothing else) */
+#define PG_LATER_MAX 800
 #define PG_LATER_ARENA (256 * 1024)
 struct pg_later {
   struct pg_stmt *st;
@@ -58,9 +59,10 @@ struct pg_later {
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
  * arena) to know it again, and its answer once the pipeline carrying it came back. */
 /* a refund prefetches 20 in all (D55), a reader's batch of 8 reads up to 32 (D60), a write
- * group of 32 payments 192 (D62) */
+ * group of 32 payments ~200 (D62, with arguments up to ~1 KB a payment: long keys and ids);
+ * past these a prefetch runs when asked instead */
 #define PG_AHEAD_MAX 256
-#define PG_AHEAD_ARENA (32 * 1024)
+#define PG_AHEAD_ARENA (64 * 1024)
 struct pg_ahead {
   const db_sql *q; /* NULL once taken */
   int nparams;

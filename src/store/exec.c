@@ -165,22 +165,28 @@ static int by_group_key(const void *a, const void *b) {
   return strcmp((*(db_job *const *)a)->group_key, (*(db_job *const *)b)->group_key);
 }
 
-/* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued jobs
- * with group keys all different from each other's and first's; looks at no more than
+/* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued WRITE
+ * jobs with first's group_with and group keys all different from each other's and first's;
+ * looks at no more than
  * max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a bounded scan. Returns the
  * group's size. Jobs left in q keep their order. The group runs in the order of its keys: its
  * jobs lock their keys' rows in the first round trip, one after the other, so two groups on two
  * connections always lock in the same order and cannot deadlock on them (they had, and waited
  * out PostgreSQL's deadlock_timeout of a second). */
+static bool same_with(const db_job *a, const db_job *b) {
+  if (a->group_with == NULL || b->group_with == NULL) return a->group_with == b->group_with;
+  return strcmp(a->group_with, b->group_with) == 0;
+}
+
 static int queue_take_group(struct job_queue *q, db_job *first, db_job **group, int max) {
-  assert(first->group_key != NULL && max >= 1);
+  assert(first->group_key != NULL && first->mode == DB_JOB_WRITE && max >= 1);
   group[0] = first;
   int n = 1;
   db_job *prev = NULL;
   db_job *job = q->head;
   for (int seen = 0; job != NULL && n < max && seen < max * EXEC_GROUP_SCAN; seen++) {
     db_job *next = job->next;
-    bool fits = job->group_key != NULL;
+    bool fits = job->group_key != NULL && job->mode == DB_JOB_WRITE && same_with(job, first);
     for (int i = 0; fits && i < n; i++) fits = strcmp(group[i]->group_key, job->group_key) != 0;
     if (fits) { /* unlink it */
       if (prev != NULL) prev->next = next;
@@ -547,16 +553,48 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
 /* PostgreSQL, write_group: jobs[0..n) (n >= 2, keys all different) in one transaction (D62).
  * BEGIN and every job's prefetch go in the first pipeline; then each job runs on its answers,
  * its writes held back, and the last pipeline carries them all with COMMIT: two round trips
- * for the group where each job alone takes two. What one job changes and a later one reads
- * through its prefetch is passed on in the connection's group memo (db.h); what only one job
- * touches is kept apart by the keys. All or nothing: when a job does not commit (a rejection,
- * a store failure, DB_BUSY) or a statement fails before COMMIT, the group is rolled back and
- * every job runs again alone, as any job after DB_BUSY, in its own transaction (so only the
- * jobs that would fail alone fail); so does a held-back write the server refuses in COMMIT's
- * pipeline (the COMMIT after it is not run). A connection lost at COMMIT fails every job: the
- * COMMIT may have landed (as for a job alone, only the client, with its Idempotency-Key, asks
- * again). */
-static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n) {
+ * for the group where each job alone takes two. What one job changes and a later one reads is
+ * passed on in the connection's group memo (db.h); what only one job touches is kept apart by
+ * the keys. All or nothing: DB_OK when the group committed; otherwise it was rolled back and
+ * *failed is the job that did not commit (a rejection, a store failure, DB_BUSY), or -1 when
+ * the failure came before the jobs ran or in COMMIT's pipeline (a held-back write the server
+ * refused: the COMMIT after it did not run). *at_commit tells a failure of COMMIT's round
+ * trip. */
+static int try_write_group(db_conn *c, db_job **jobs, int n, int *failed, bool *at_commit) {
+  *failed = -1;
+  *at_commit = false;
+  int rc = begin_own_txn(c, DB_JOB_WRITE);
+  if (rc != DB_OK) return rc;
+  db_group_begin(c);
+  for (int i = 0; i < n && rc == DB_OK; i++) {
+    int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
+    if (r < 0) rc = r;
+  }
+  for (int i = 0; i < n && rc == DB_OK; i++) {
+    int r = run_prefetched(c, jobs[i]);
+    if (r != DB_JOB_COMMIT) {
+      rc = r < 0 ? r : DB_BUSY; /* a rejection: it runs again alone */
+      *failed = i;
+    }
+  }
+  if (rc == DB_OK) {
+    *at_commit = true;
+    rc = db_commit(c);
+  }
+  db_group_end(c);
+  if (rc != DB_OK) (void)db_rollback(c);
+  return rc;
+}
+
+/* Runs a group (try_write_group); when it does not commit, every job runs again alone, as any
+ * job after DB_BUSY, in its own transaction, so only the jobs that would fail alone fail. When
+ * one job was the one that did not commit, it alone runs alone and the others try once more as
+ * a group (again): a replay or a refusal among 32 payments costs the others one attempt, not
+ * 31 transactions in a row. A connection lost at COMMIT fails every job: the COMMIT may have
+ * landed (as for a job alone, only the client, with its Idempotency-Key, asks again). That a
+ * COMMIT that failed otherwise did not land rests on the held-back writes: every one whose row
+ * count matters is checked on the server (D58), so nothing fails after COMMIT ran. */
+static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n, bool again) {
   assert(n >= 2 && n <= EXEC_WRITE_GROUP_MAX);
   int64_t start = now_ns();
   uint64_t trips = db_round_trips(c);
@@ -566,44 +604,31 @@ static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n
     finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, 0);
     return;
   }
-  rc = begin_own_txn(c, DB_JOB_WRITE);
+  int failed = -1;
   bool at_commit = false;
-  if (rc == DB_OK) {
-    db_group_begin(c);
-    for (int i = 0; i < n && rc == DB_OK; i++) {
-      int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
-      if (r < 0) rc = r;
-    }
-    for (int i = 0; i < n && rc == DB_OK; i++) {
-      int r = run_prefetched(c, jobs[i]);
-      if (r != DB_JOB_COMMIT) rc = r < 0 ? r : DB_BUSY; /* a rejection: it runs again alone */
-    }
-    if (rc == DB_OK) {
-      at_commit = true;
-      rc = db_commit(c);
-    }
-    db_group_end(c);
-  }
-  if (rc == DB_OK) {
-    for (int i = 0; i < n; i++) jobs[i]->status = DB_JOB_COMMIT;
-    finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, db_round_trips(c) - trips);
-    return;
-  }
-  (void)db_rollback(c);
-  if (at_commit && rc == DB_CONN) { /* it may have landed: no job runs again */
-    for (int i = 0; i < n; i++) jobs[i]->status = rc;
+  rc = try_write_group(c, jobs, n, &failed, &at_commit);
+  if (rc == DB_OK || (at_commit && rc == DB_CONN)) {
+    for (int i = 0; i < n; i++) jobs[i]->status = rc == DB_OK ? DB_JOB_COMMIT : rc;
     finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, db_round_trips(c) - trips);
     return;
   }
   lock(&ex->mu);
   count_run(ex, 0, 1, true, now_ns() - start, db_round_trips(c) - trips);
   unlock(&ex->mu);
-  for (int i = 0; i < n; i++) { /* alone, as single_main runs them */
+  db_job *rest[EXEC_WRITE_GROUP_MAX];
+  int nrest = 0;
+  for (int i = 0; i < n; i++) {
+    bool alone = !again || failed < 0 || n < 3 || i == failed;
+    if (!alone) {
+      rest[nrest++] = jobs[i];
+      continue;
+    }
     int64_t t0 = now_ns();
     uint64_t busy = 0, t = db_round_trips(c);
     jobs[i]->status = run_own_txn(c, jobs[i], &busy);
     finish_jobs(ex, &jobs[i], 1, busy, 0, false, now_ns() - t0, db_round_trips(c) - t);
   }
+  if (nrest > 0) run_write_group(ex, c, rest, nrest, false);
 }
 
 /* Readers and the PostgreSQL pool: one job at a time in its own transaction; a PostgreSQL
@@ -643,7 +668,7 @@ static void *single_main(void *arg) {
         if (group[i] != job) observe(ex, DB_STAGE_QUEUE, start - group[i]->enqueued_ns);
       if (n > 1) {
         unlock(&ex->mu);
-        run_write_group(ex, w->conn, group, n);
+        run_write_group(ex, w->conn, group, n, true);
         continue;
       }
     }

@@ -66,6 +66,10 @@ struct db_job {
    * of a group change, they pass on with db_group_memo_set. NULL: the job runs alone. The
    * string must live until done(). */
   const char *group_key;
+  /* With group_key: the jobs it may share a transaction with have the same group_with (a
+   * wallet payment: its merchant, so a group has one audit chain head and one set of the
+   * merchant's lane rows, D62). NULL matches only NULL. */
+  const char *group_with;
   int status;           /* set by the executor before done() */
   int64_t enqueued_ns;  /* set by the executor */
   db_job *next;         /* internal: queue link */

@@ -1278,7 +1278,10 @@ struct group_job {
   bool fail;        /* fails after writing */
   bool reject;      /* rolls back (a business refusal) after writing */
   int runs;         /* run() calls */
+  int order;        /* when it last ran (grp_clock) */
 };
+
+static atomic_int grp_clock;
 
 static const db_sql Q_GRP_GET = {.name = "grp_get", .sql = "SELECT v FROM t_grp WHERE id = $1 FOR UPDATE"};
 static const db_sql Q_GRP_SET = {.name = "grp_set", .sql = "UPDATE t_grp SET v = $2 WHERE id = $1"};
@@ -1286,9 +1289,10 @@ static const db_sql Q_GRP_FAIL = {.name = "grp_fail", .sql = "INSERT INTO t_grp 
 
 static int grp_prefetch(db_conn *c, void *arg) {
   struct group_job *j = arg;
-  db_val mine[] = {db_int(j->id)}, shared[] = {db_int(0)};
+  db_val mine[] = {db_int(j->id)}, shared[] = {db_int(0)}, odd[] = {db_int(21)};
   int rc = db_prefetch(c, &Q_GRP_GET, mine, 1);
-  return rc < 0 ? rc : db_prefetch(c, &Q_GRP_GET, shared, 1);
+  if (rc >= 0) rc = db_prefetch(c, &Q_GRP_GET, shared, 1);
+  return rc < 0 || j->id % 2 == 0 ? rc : db_prefetch(c, &Q_GRP_GET, odd, 1);
 }
 
 static int grp_read(db_conn *c, int id, int64_t *v) {
@@ -1299,23 +1303,34 @@ static int grp_read(db_conn *c, int id, int64_t *v) {
 static int grp_run(db_conn *c, void *arg) {
   struct group_job *j = arg;
   j->runs++;
-  int64_t mine = -1, shared = -1;
-  if (grp_read(c, j->id, &mine) != DB_OK || grp_read(c, 0, &shared) != DB_OK) return DB_ERR;
-  char memo[32];
-  if (db_group_memo_get(c, "grp counter", memo, sizeof memo)) shared = strtoll(memo, NULL, 10);
-  db_val set_mine[] = {db_int(j->id), db_int(j->value)}, set_shared[] = {db_int(0), db_int(shared + 1)};
-  int rc = db_run_later(c, &Q_GRP_SET, set_mine, 2, 1);
-  if (rc >= 0) rc = db_run_later(c, &Q_GRP_SET, set_shared, 2, 1);
-  snprintf(memo, sizeof memo, "%lld", (long long)(shared + 1));
-  if (rc >= 0) rc = db_group_memo_set(c, "grp counter", memo);
+  j->order = atomic_fetch_add(&grp_clock, 1);
+  int64_t mine = -1;
+  if (grp_read(c, j->id, &mine) != DB_OK) return DB_ERR;
+  /* every job counts in row 0, an odd one in row 21 too: two memo keys */
+  int rc = DB_OK;
+  for (int k = 0; k < (j->id % 2 ? 2 : 1) && rc >= 0; k++) {
+    int row = k == 0 ? 0 : 21;
+    const char *key = k == 0 ? "grp counter" : "grp odd";
+    int64_t shared = -1;
+    char memo[32];
+    if (db_group_memo_get(c, key, memo, sizeof memo)) shared = strtoll(memo, NULL, 10);
+    else if (grp_read(c, row, &shared) != DB_OK) return DB_ERR;
+    db_val set_shared[] = {db_int(row), db_int(shared + 1)};
+    rc = db_run_later(c, &Q_GRP_SET, set_shared, 2, 1);
+    snprintf(memo, sizeof memo, "%lld", (long long)(shared + 1));
+    if (rc >= 0) rc = db_group_memo_set(c, key, memo);
+  }
+  db_val set_mine[] = {db_int(j->id), db_int(j->value)};
+  if (rc >= 0) rc = db_run_later(c, &Q_GRP_SET, set_mine, 2, 1);
   if (rc >= 0 && j->fail) rc = db_run_later(c, &Q_GRP_FAIL, NULL, 0, 1); /* id 0 is taken */
   if (rc < 0) return rc;
   return j->reject ? DB_JOB_ROLLBACK : DB_JOB_COMMIT;
 }
 
 /* Submits jobs[0..n) behind a gate holding the only pool connection, then lets them run;
- * keys[i] is job i's group key (NULL: none). */
-static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *const *keys, int n) {
+ * keys[i] is job i's group key (NULL: none), withs[i] its group_with (NULL: all "m"). */
+static void grp_submit_with(db_exec *ex, struct group_job *jobs, const char *const *keys,
+                            const char *const *withs, int n) {
   struct gate g;
   gate_init(&g);
   db_job gate = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
@@ -1323,7 +1338,8 @@ static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *cons
   gate_wait_entered(&g);
   for (int i = 0; i < n; i++) {
     jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = grp_prefetch, .run = grp_run,
-                           .arg = &jobs[i], .group_key = keys ? keys[i] : NULL};
+                           .arg = &jobs[i], .group_key = keys ? keys[i] : NULL,
+                           .group_with = withs ? withs[i] : "m"};
     assert_int_equal(db_exec_submit(ex, &jobs[i].job), 0);
   }
   gate_open(&g);
@@ -1332,8 +1348,13 @@ static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *cons
   gate_destroy(&g);
 }
 
+static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *const *keys, int n) {
+  grp_submit_with(ex, jobs, keys, NULL, n);
+}
+
 static const db_sql Q_GRP_SHARED = {.name = "grp_shared", .sql = "SELECT v FROM t_grp WHERE id = 0"};
-static const db_sql Q_GRP_SUM = {.name = "grp_sum", .sql = "SELECT COALESCE(sum(v), 0) FROM t_grp WHERE id > 0"};
+static const db_sql Q_GRP_SUM = {.name = "grp_sum", .sql = "SELECT COALESCE(sum(v), 0) FROM t_grp WHERE id BETWEEN 1 AND 20"};
+static const db_sql Q_GRP_ODD = {.name = "grp_odd", .sql = "SELECT v FROM t_grp WHERE id = 21"};
 
 /* The group's jobs: commit, round trips, groups and reruns */
 static void grp_expect(db_exec *ex, const struct db_exec_stats *before, uint64_t trips, uint64_t groups,
@@ -1350,7 +1371,7 @@ static void pg_exec_write_group(void **state) {
   case_url(state, url, sizeof url);
   db_conn *c = open_ok(url);
   script_ok(c, "DROP TABLE IF EXISTS t_grp; CREATE TABLE t_grp (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);"
-               "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 20) AS i");
+               "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 21) AS i");
   db_close(c);
   struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .write_group = 8};
   db_exec *ex = db_exec_start(&cfg, err, sizeof err);
@@ -1394,24 +1415,57 @@ static void pg_exec_write_group(void **state) {
   grp_submit_all(ex, jobs, NULL, 3);
   grp_expect(ex, &before, 6, 0, 0);
   assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 26);
-  /* a failure and a refusal in a group: it runs again alone, only they fail or roll back */
+  assert_int_equal(exec_count(ex, &Q_GRP_ODD), 14);
+  /* a refusal in a group: it runs alone, the others once more as a group */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 6; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 3};
+  jobs[3].reject = true;
+  db_exec_stats(ex, &before);
+  grp_submit_all(ex, jobs, keys, 6);
+  grp_expect(ex, &before, 0, 2, 1);
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(jobs[i].job.status, i == 3 ? DB_JOB_ROLLBACK : DB_JOB_COMMIT);
+    assert_int_equal(jobs[i].runs, i <= 3 ? 2 : 1); /* the first group stopped at job 3 */
+  }
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 31);
+  assert_int_equal(exec_count(ex, &Q_GRP_ODD), 17); /* ids 1, 3 and 5 (id 4 was refused) */
+  /* a refusal, then a held-back write the server refuses in COMMIT's pipeline (no job to
+   * blame): the second group runs each job alone; only those two fail or roll back */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 6; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 100 + i};
   jobs[2].fail = true;
   jobs[4].reject = true;
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, keys, 6);
-  grp_expect(ex, &before, 0, 1, 1);
+  grp_expect(ex, &before, 0, 2, 2);
   for (int i = 0; i < 6; i++) {
     int want = i == 2 ? -1 : i == 4 ? DB_JOB_ROLLBACK : DB_JOB_COMMIT;
     if (want < 0) assert_true(jobs[i].job.status < 0);
     else assert_int_equal(jobs[i].job.status, want);
-    /* in the group up to job 4's refusal, then each alone */
-    assert_int_equal(jobs[i].runs, i <= 4 ? 2 : 1);
+    /* group 1 up to job 4's refusal, job 4 alone; group 2 of the five, then each alone */
+    assert_int_equal(jobs[i].runs, i == 4 || i == 5 ? 2 : 3);
   }
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 30); /* the four that committed */
-  /* rows 1, 2, 4 and 6 hold 100, 101, 103, 105; rows 3 and 5 kept 3 and 1, rows 7-10 1 */
-  assert_int_equal(exec_count(ex, &Q_GRP_SUM), 100 + 101 + 3 + 103 + 1 + 105 + 1 + 1 + 1 + 1);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 35); /* the four that committed */
+  assert_int_equal(exec_count(ex, &Q_GRP_ODD), 18);    /* id 1; 3 failed, 5 was refused */
+  /* rows 1, 2, 4 and 6 hold 100, 101, 103, 105; rows 3 and 5 kept 3, rows 7-10 1 */
+  assert_int_equal(exec_count(ex, &Q_GRP_SUM), 100 + 101 + 3 + 103 + 3 + 105 + 1 + 1 + 1 + 1);
+  /* a group runs in the order of its keys, whatever the queue's; a group_with apart never
+   * shares a group (k1..k8 queued backwards, two merchants taking turns) */
+  static const char *const backwards[8] = {"k8", "k7", "k6", "k5", "k4", "k3", "k2", "k1"};
+  static const char *const withs[8] = {"a", "b", "a", "b", "a", "b", "a", "b"};
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 8; i++) jobs[i] = (struct group_job){.id = 8 - i, .value = 5};
+  db_exec_stats(ex, &before);
+  grp_submit_with(ex, jobs, backwards, withs, 8);
+  grp_expect(ex, &before, 4, 2, 0);
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+    for (int k = 0; k < 8; k++) /* in each group, a smaller key ran first */
+      if (k != i && strcmp(withs[k], withs[i]) == 0 && strcmp(backwards[k], backwards[i]) < 0)
+        assert_true(jobs[k].order < jobs[i].order);
+  }
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 43);
+  assert_int_equal(exec_count(ex, &Q_GRP_ODD), 22);
   db_exec_stop(ex);
   /* write_group 1: keyed jobs run alone */
   cfg.write_group = 1;
@@ -1422,7 +1476,8 @@ static void pg_exec_write_group(void **state) {
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, keys, 4);
   grp_expect(ex, &before, 0, 0, 0);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 34);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 47);
+  assert_int_equal(exec_count(ex, &Q_GRP_ODD), 24);
   db_exec_stop(ex);
   cfg.write_group = 33;
   assert_null(db_exec_start(&cfg, err, sizeof err));
