@@ -165,19 +165,18 @@ static int by_group_key(const void *a, const void *b) {
   return strcmp((*(db_job *const *)a)->group_key, (*(db_job *const *)b)->group_key);
 }
 
-/* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued WRITE
- * jobs with first's group_with and group keys all different from each other's and first's;
- * looks at no more than
- * max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a bounded scan. Returns the
- * group's size. Jobs left in q keep their order. The group runs in the order of its keys: its
- * jobs lock their keys' rows in the first round trip, one after the other, so two groups on two
- * connections always lock in the same order and cannot deadlock on them (they had, and waited
- * out PostgreSQL's deadlock_timeout of a second). */
 static bool same_with(const db_job *a, const db_job *b) {
   if (a->group_with == NULL || b->group_with == NULL) return a->group_with == b->group_with;
   return strcmp(a->group_with, b->group_with) == 0;
 }
 
+/* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued WRITE
+ * jobs with first's group_with and group keys all different from each other's and first's;
+ * looks at no more than max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a
+ * bounded scan. Returns the group's size. Jobs left in q keep their order. The group runs in
+ * the order of its keys: its jobs lock their keys' rows in the first round trip, one after the
+ * other, so two groups on two connections always lock in the same order and cannot deadlock on
+ * them (they had, and waited out PostgreSQL's deadlock_timeout of a second). */
 static int queue_take_group(struct job_queue *q, db_job *first, db_job **group, int max) {
   assert(first->group_key != NULL && first->mode == DB_JOB_WRITE && max >= 1);
   group[0] = first;
@@ -232,6 +231,16 @@ static int run_job(db_conn *c, db_job *job) {
     if (r < 0) return r;
   }
   return run_prefetched(c, job);
+}
+
+/* Every job's prefetch, in order, before any of them runs (a read batch, a write group): DB_OK
+ * or the first failure. */
+static int prefetch_all(db_conn *c, db_job **jobs, int n) {
+  for (int i = 0; i < n; i++) {
+    int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
+    if (r < 0) return r;
+  }
+  return DB_OK;
 }
 
 /* Under mu: the counters of a finished run (a group, or one job when group is false) that
@@ -501,6 +510,17 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
+/* One job in its own transaction (run_own_txn) since start, then answered as a reader's (which
+ * may wait for a sync) or a writer's. */
+static void run_alone(struct db_exec *ex, db_conn *c, db_job *job, bool reader, int64_t start) {
+  uint64_t busy = 0, trips = db_round_trips(c);
+  job->status = run_own_txn(c, job, &busy);
+  int64_t run_ns = now_ns() - start;
+  trips = db_round_trips(c) - trips;
+  if (reader) finish_read(ex, job, busy, run_ns, trips);
+  else finish_jobs(ex, &job, 1, busy, 0, false, run_ns, trips);
+}
+
 /* PostgreSQL readers, several queued READ jobs at once (D60): every job's prefetch first, so
  * that all their queries go in the pipeline of the first answer asked for (one round trip,
  * one Sync: PostgreSQL's implicit transaction, D53), then each job runs on its answers. A
@@ -522,10 +542,7 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
   }
   int ran = 0; /* jobs[0..ran) ran in the batch and are answered */
   rc = begin_own_txn(c, DB_JOB_READ);
-  for (int i = 0; i < n && rc == DB_OK; i++) {
-    int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
-    if (r < 0) rc = r;
-  }
+  if (rc == DB_OK) rc = prefetch_all(c, jobs, n);
   for (; rc == DB_OK && ran < n; ran++) {
     int r = run_prefetched(c, jobs[ran]);
     if (r < 0) break;
@@ -542,12 +559,7 @@ static void run_read_batch(struct db_exec *ex, db_conn *c, db_job **jobs, int n)
   lock(&ex->mu);
   ex->stats.round_trips += trips;
   unlock(&ex->mu);
-  for (int i = ran; i < n; i++) { /* alone, as single_main runs them */
-    int64_t t0 = now_ns();
-    uint64_t busy = 0, t = db_round_trips(c);
-    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
-    finish_read(ex, jobs[i], busy, now_ns() - t0, db_round_trips(c) - t);
-  }
+  for (int i = ran; i < n; i++) run_alone(ex, c, jobs[i], true, now_ns()); /* as single_main runs them */
 }
 
 /* PostgreSQL, write_group: jobs[0..n) (n >= 2, keys all different) in one transaction (D62).
@@ -566,10 +578,7 @@ static int try_write_group(db_conn *c, db_job **jobs, int n, int *failed, bool *
   int rc = begin_own_txn(c, DB_JOB_WRITE);
   if (rc != DB_OK) return rc;
   db_group_begin(c);
-  for (int i = 0; i < n && rc == DB_OK; i++) {
-    int r = jobs[i]->prefetch != NULL ? jobs[i]->prefetch(c, jobs[i]->arg) : DB_OK;
-    if (r < 0) rc = r;
-  }
+  rc = prefetch_all(c, jobs, n);
   for (int i = 0; i < n && rc == DB_OK; i++) {
     int r = run_prefetched(c, jobs[i]);
     if (r != DB_JOB_COMMIT) {
@@ -619,14 +628,8 @@ static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n
   int nrest = 0;
   for (int i = 0; i < n; i++) {
     bool alone = !again || failed < 0 || n < 3 || i == failed;
-    if (!alone) {
-      rest[nrest++] = jobs[i];
-      continue;
-    }
-    int64_t t0 = now_ns();
-    uint64_t busy = 0, t = db_round_trips(c);
-    jobs[i]->status = run_own_txn(c, jobs[i], &busy);
-    finish_jobs(ex, &jobs[i], 1, busy, 0, false, now_ns() - t0, db_round_trips(c) - t);
+    if (alone) run_alone(ex, c, jobs[i], false, now_ns());
+    else rest[nrest++] = jobs[i];
   }
   if (nrest > 0) run_write_group(ex, c, rest, nrest, false);
 }
@@ -673,12 +676,7 @@ static void *single_main(void *arg) {
       }
     }
     unlock(&ex->mu);
-    uint64_t busy = 0, trips = db_round_trips(w->conn);
-    job->status = run_own_txn(w->conn, job, &busy);
-    int64_t run_ns = now_ns() - start;
-    trips = db_round_trips(w->conn) - trips;
-    if (w->role == W_READER) finish_read(ex, job, busy, run_ns, trips);
-    else finish_jobs(ex, &job, 1, busy, 0, false, run_ns, trips);
+    run_alone(ex, w->conn, job, w->role == W_READER, start);
   }
   return NULL;
 }
