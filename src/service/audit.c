@@ -132,7 +132,7 @@ int audit_append(db_conn *c, const struct audit_record *r) {
   free(dumped);
   if (rc < 0) return rc;
   db_val h[] = {db_text(chain), db_int(seq + 1), db_text(hash)};
-  rc = db_run_later(c, &q_head_set, h, 3, 1);
+  rc = db_run_later_merge(c, &q_head_set, h, 3, 1, DB_MERGE_LAST, false); /* a group's jobs: the last head stays */
   if (rc < 0) return rc;
   char memo[DB_GROUP_MEMO_VALUE];
   snprintf(memo, sizeof memo, "%lld %s", (long long)(seq + 1), hash);

@@ -78,5 +78,5 @@ int idem_complete(db_conn *c, const char *scope, const char *key, const char *re
     return rc == DB_CONSTRAINT ? DB_BUSY : rc; /* another writer took the key since the claim: run again, replay */
   }
   db_val v[] = {db_text(scope), db_text(key), db_int(status), db_text(body), db_int(clock_now_ms())};
-  return db_run_later(c, &q_done, v, 5, 1); /* sent with COMMIT */
+  return db_run_later_merge(c, &q_done, v, 5, 1, DB_MERGE_ROWS, false); /* sent with COMMIT; a key per job */
 }

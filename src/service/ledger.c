@@ -65,7 +65,7 @@ static const db_sql q_apply = {
 static const db_sql q_apply_lane = {
     "ledger_apply_lane",
     "INSERT INTO ledger_account_lanes AS l (account_id, lane, balance) "
-    "SELECT id, $2, normal * $3 FROM ledger_accounts WHERE id = $1 AND currency = $4 AND has_floor = 0 "
+    "SELECT id, $2, normal * $4 FROM ledger_accounts WHERE id = $1 AND currency = $3 AND has_floor = 0 "
     "ON CONFLICT (account_id, lane) DO UPDATE SET balance = l.balance + EXCLUDED.balance "
     "WHERE abs(l.balance + EXCLUDED.balance) < 4000000000000000000", NULL};
 static const db_sql q_hold_insert = {
@@ -197,11 +197,12 @@ int ledger_post(db_conn *c, const char *merchant_id, const char *kind, const cha
      * DB_BUSY, here or at COMMIT: the job runs again and quotes again. */
     bool floored = lines[i].account->has_floor;
     if (lanes && !floored) {
-      db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_int(lines[i].amount), db_text(currency)};
-      rc = db_run_later(c, &q_apply_lane, a, 4, 1);
-    } else {
+      /* a write group's jobs add to the one lane of the connection: their sum in one (D63) */
+      db_val a[] = {db_text(account_id), db_int(db_conn_lane(c)), db_text(currency), db_int(lines[i].amount)};
+      rc = db_run_later_merge(c, &q_apply_lane, a, 4, 1, DB_MERGE_SUM, false);
+    } else { /* a write group's jobs are of different members, each moving its own buckets */
       db_val a[] = {db_text(account_id), db_int(lines[i].amount), db_text(currency)};
-      rc = floored ? db_run_later_race(c, &q_apply, a, 3, 1) : db_run_later(c, &q_apply, a, 3, 1);
+      rc = db_run_later_merge(c, &q_apply, a, 3, 1, floored ? DB_MERGE_ROWS : DB_MERGE_NONE, floored);
     }
   }
   if (rc < 0) return rc;

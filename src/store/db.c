@@ -93,6 +93,11 @@ uint64_t db_round_trips(const db_conn *c) {
   return c->round_trips;
 }
 
+uint64_t db_holds_merged(const db_conn *c) {
+  assert(c != NULL);
+  return c->holds_merged;
+}
+
 int db_conn_lane(const db_conn *c) {
   assert(c != NULL && c->lane >= 0);
   return c->lane;
@@ -249,26 +254,33 @@ int db_count_mismatch(db_conn *c, const char *name, long long got, long long wan
 }
 
 static int run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
-                     int race) {
+                     int race, int merge) {
   assert(c != NULL && q != NULL && c->cursor == NULL);
   assert(nargs >= 0 && nargs <= DB_MAX_PARAMS && (nargs == 0 || args != NULL));
   if (c->ops->run_later != NULL) {
-    int rc = c->ops->run_later(c, q, args, nargs, expect_changes, race);
+    int rc = c->ops->run_later(c, q, args, nargs, expect_changes, race, merge);
     if (rc != DB_NOT_HELD) return rc;
   }
   return run_counted(c, q, args, nargs, expect_changes, race);
 }
 
 int db_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  return run_later(c, q, args, nargs, expect_changes, DB_RACE_NONE);
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_NONE, DB_MERGE_NONE);
 }
 
 int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  return run_later(c, q, args, nargs, expect_changes, DB_RACE_CONSTRAINT);
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_CONSTRAINT, DB_MERGE_NONE);
 }
 
 int db_run_later_taken(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes) {
-  return run_later(c, q, args, nargs, expect_changes, DB_RACE_COUNT);
+  return run_later(c, q, args, nargs, expect_changes, DB_RACE_COUNT, DB_MERGE_NONE);
+}
+
+int db_run_later_merge(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
+                       enum db_merge how, bool constraint_race) {
+  assert(how >= DB_MERGE_NONE && how <= DB_MERGE_SUM);
+  assert(how != DB_MERGE_SUM || (nargs > 0 && args[nargs - 1].type == DB_T_INT));
+  return run_later(c, q, args, nargs, expect_changes, constraint_race ? DB_RACE_CONSTRAINT : DB_RACE_NONE, (int)how);
 }
 
 int db_prefetch(db_conn *c, const db_sql *q, const db_val *args, int nargs) {

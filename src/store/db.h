@@ -92,6 +92,9 @@ int db_group_memo_set(db_conn *c, const char *key, const char *value);
 /* Answers this connection has waited for from its server since it was opened: PostgreSQL
  * round trips (a pipeline, a statement run alone, a prepare); 0 on SQLite, in process. */
 uint64_t db_round_trips(const db_conn *c);
+/* Holds (db_run_later) a PostgreSQL write group sent inside another hold's statement, or not
+ * at all (DB_MERGE_LAST), since the connection opened (D63); 0 on SQLite. */
+uint64_t db_holds_merged(const db_conn *c);
 const char *db_errmsg(const db_conn *c);
 
 /* Run a statement with parameters. On success the cursor is positioned before the
@@ -124,6 +127,28 @@ int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs
  * there first (a voucher it takes only while ACTIVE): that count is reported as DB_BUSY, so
  * the job runs again from its start. */
 int db_run_later_taken(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
+/* How a PostgreSQL write group (D62) may send the holds of one statement that its jobs made
+ * as one statement over arrays (D63, db_pg_set.h); outside a group, and on SQLite, nothing
+ * changes. A plain INSERT ... VALUES is always sent so (it writes its rows or fails). The
+ * caller vouches that holds of different jobs touch different rows (ROWS) or the one row as
+ * said (LAST, SUM), and that reordering them among the group's other writes changes nothing
+ * but which of two failures comes first: any failure makes every job of the group run alone. */
+enum db_merge {
+  DB_MERGE_NONE = 0,
+  /* an UPDATE each hold of which changes its own rows: one UPDATE over arrays whose count is
+   * checked against the sum of the holds' (a row two holds matched is changed once: a count
+   * short, and the group runs alone) */
+  DB_MERGE_ROWS,
+  /* a write setting a row to the values given: of holds alike in their first argument only
+   * the last is sent (every one would change the same rows, and the last's values stay) */
+  DB_MERGE_LAST,
+  /* a write adding its last argument, an integer: holds alike in every other argument are
+   * sent as one adding their sum */
+  DB_MERGE_SUM,
+};
+/* db_run_later (db_run_later_race when constraint_race) whose holds a write group may merge */
+int db_run_later_merge(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes,
+                       enum db_merge how, bool constraint_race);
 /* Run a query ahead of its use, inside a transaction: the store may send it with the
  * connection's next round trip (PostgreSQL: in the pipeline of the held-back writes and the
  * next statement) and keep its answer for the db_query of the same descriptor with equal

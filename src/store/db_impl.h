@@ -52,9 +52,10 @@ struct db_ops {
   int (*txn)(db_conn *c, enum db_txn_op op);
   bool (*in_txn)(db_conn *c);
   int64_t (*rows_written)(db_conn *c); /* see db_rows_written; NULL when the engine has no counter */
-  /* db_run_later (race: DB_RACE_* of db_run_later_race and db_run_later_taken); NULL when the engine runs every statement at
-   * once. DB_NOT_HELD: run it now. */
-  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect, int race);
+  /* db_run_later (race: DB_RACE_* of db_run_later_race and db_run_later_taken; merge: enum
+   * db_merge of db_run_later_merge); NULL when the engine runs every statement at once.
+   * DB_NOT_HELD: run it now. */
+  int (*run_later)(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect, int race, int merge);
   /* db_prefetch; NULL when a query costs no round trip */
   int (*prefetch)(db_conn *c, const db_sql *q, const db_val *args, int nargs);
   int (*reconnect)(db_conn *c); /* re-establish a lost connection; DB_OK when usable */
@@ -82,6 +83,7 @@ struct db_conn {
   int savepoint_depth; /* 0 or 1 */
   int lane;            /* db_conn_lane(): this connection's index in a PostgreSQL pool, else 0 */
   uint64_t round_trips; /* db_round_trips(): counted by the backend at each wait for an answer */
+  uint64_t holds_merged; /* db_holds_merged(): holds a write group sent inside another's statement (D63) */
   bool in_group;        /* exec.c runs a PostgreSQL write group on it (db_group_begin) */
   int memo_count;       /* db_group_memo_set entries, in_group only */
   struct {

@@ -13,6 +13,7 @@
 
 #include "store/db.h"
 #include "store/db_impl.h"
+#include "store/db_pg_set.h"
 
 #define PG_CONNECT_TIMEOUT_S "10" /* default; the URL's connect_timeout wins */
 #define PG_STMT_NAME_LEN 24
@@ -24,7 +25,10 @@ struct pg_stmt {
   int nparams;
   bool reads_only; /* a SELECT that locks nothing: allowed in a read transaction */
   struct pg_stmt *checked; /* its count-checked form (prepare_checked), once held back so */
-  char *own_sql;           /* the checked form's text, owned */
+  char *own_sql;           /* the checked or set form's text, owned */
+  struct pg_stmt *set;     /* its set form (D63, set_stmt), once merged */
+  bool no_set;             /* it has none (or it would not prepare) */
+  Oid types[DB_MAX_PARAMS]; /* its parameters' types, as the server settled them */
 };
 
 struct pg_cursor {
@@ -54,6 +58,13 @@ struct pg_later {
   bool checked;           /* st is the count-checked form: the server checks expect (D58) */
   int race;               /* DB_RACE_*: what is reported as DB_BUSY (db_run_later_race, _taken) */
   int ahead;              /* index into pg_conn.ahead, or -1 */
+  /* a write group's merging (D63, merge_holds) */
+  const db_sql *q;
+  struct pg_stmt *base; /* the statement held, st being its checked form or base itself */
+  int nbase;            /* its arguments (nparams without the count of a checked form) */
+  int merge;            /* enum db_merge */
+  bool skip;            /* merged into another hold: not sent */
+  bool in_set;          /* off[] is into pg_conn.set_arena: arrays of a set form */
 };
 
 /* A query run ahead by db_prefetch: its descriptor and arguments (as text, in the ahead
@@ -87,6 +98,8 @@ struct pg_conn {
   int nahead;
   size_t ahead_used;
   char ahead_arena[PG_AHEAD_ARENA];
+  char *set_arena; /* the arrays of merged holds (PG_SET_ARENA bytes, allocated at the first merge) */
+  size_t set_used;
 };
 
 /* The last statement of a pipeline, whose result the caller wants: a prepared statement with
@@ -140,15 +153,18 @@ static int pg_fail(struct pg_conn *p, const char *what, const PGresult *res) {
   return DB_ERR;
 }
 
+/* A statement and the forms made of it (checked, set, the set form's checked). */
+static void free_stmt(struct pg_stmt *st) {
+  if (st == NULL) return;
+  free_stmt(st->checked);
+  free_stmt(st->set);
+  free(st->own_sql);
+  free(st);
+}
+
 static void pg_free_stmt(db_conn *c, void *entry) {
   (void)c;
-  struct pg_stmt *st = entry;
-  if (st == NULL) return;
-  if (st->checked != NULL) {
-    free(st->checked->own_sql);
-    free(st->checked);
-  }
-  free(st);
+  free_stmt(entry);
 }
 
 /* Session settings; run after every (re)connect. */
@@ -239,6 +255,7 @@ static int pg_prepare_new(struct pg_conn *p, const db_sql *q, const char *sql,
   p->base.round_trips++;
   rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, db_qname(q), res);
   if (rc == DB_OK) st->nparams = PQnparams(res);
+  for (int k = 0; rc == DB_OK && k < st->nparams && k < DB_MAX_PARAMS; k++) st->types[k] = PQparamtype(res, k);
   PQclear(res);
   if (rc == DB_OK && st->nparams > DB_MAX_PARAMS) {
     db_set_errmsg(&p->base, "%s: %d parameters, at most %d", db_qname(q), st->nparams,
@@ -450,24 +467,199 @@ static int pipeline_result(struct pg_conn *p, const char *name, int64_t expect, 
   return rc;
 }
 
+/* A write group's merging (D63). The holds of one statement from the group's jobs become one
+ * statement as db_merge says, sent where the first of them was: a group's jobs run one after
+ * another and hold alike, so a statement's first hold comes before the first hold of every
+ * statement after it, and rows a hold refers to (a journal entry, a payment) are still written
+ * first. A merged statement that fails fails the group, which then runs its jobs alone (exec.c,
+ * D62): merging changes what is sent, never what commits. */
+#define PG_SET_ARENA (2 * PG_LATER_ARENA + 64 * 1024) /* every argument escaped, with quotes and commas */
+
+static const char *later_arg(const struct pg_conn *p, const struct pg_later *l, int k) {
+  assert(!l->in_set && k >= 0 && k < l->nparams);
+  return l->off[k] < 0 ? NULL : p->arena + l->off[k];
+}
+
+/* b is a hold that may merge with a (same statement, form and way) */
+static bool alike(const struct pg_later *a, const struct pg_later *b) {
+  return !b->skip && b->ahead < 0 && b->st != NULL && b->base == a->base && b->merge == a->merge &&
+         b->checked == a->checked && b->nbase == a->nbase && !b->in_set;
+}
+
+static bool same_args(const struct pg_conn *p, const struct pg_later *a, const struct pg_later *b, int from, int to) {
+  for (int k = from; k < to; k++) {
+    const char *x = later_arg(p, a, k), *y = later_arg(p, b, k);
+    if (x == NULL || y == NULL ? x != y : strcmp(x, y) != 0) return false;
+  }
+  return true;
+}
+
+/* LAST: a hold with a later one alike in its first argument is not sent. */
+static void merge_last(struct pg_conn *p, int n) {
+  for (int i = 0; i < n; i++) {
+    struct pg_later *a = &p->later[i];
+    if (a->skip || a->merge != DB_MERGE_LAST || a->nbase < 1) continue;
+    for (int j = i + 1; j < n; j++) {
+      const struct pg_later *b = &p->later[j];
+      if (alike(a, b) && b->expect == a->expect && same_args(p, a, b, 0, 1)) {
+        a->skip = true;
+        p->base.holds_merged++;
+        break;
+      }
+    }
+  }
+}
+
+static bool parse_i64(const char *s, int64_t *out) {
+  if (s == NULL || *s == '\0') return false;
+  char *end = NULL;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  *out = (int64_t)v;
+  return errno == 0 && *end == '\0';
+}
+
+/* SUM: holds alike in every argument but the last become the first of them adding their sum
+ * (its text written into the arena; with no room there, or past int64, they stay apart). */
+static void merge_sum(struct pg_conn *p, int n) {
+  for (int i = 0; i < n; i++) {
+    struct pg_later *a = &p->later[i];
+    if (a->skip || a->merge != DB_MERGE_SUM || a->nbase < 1) continue;
+    if (p->arena_used + PG_INT_TEXT_LEN > PG_LATER_ARENA) return;
+    const int last = a->nbase - 1;
+    int64_t sum = 0;
+    if (!parse_i64(later_arg(p, a, last), &sum)) continue;
+    bool grew = false;
+    for (int j = i + 1; j < n; j++) {
+      struct pg_later *b = &p->later[j];
+      int64_t add = 0;
+      if (!alike(a, b) || b->expect != a->expect || !same_args(p, a, b, 0, last) ||
+          !parse_i64(later_arg(p, b, last), &add) || __builtin_add_overflow(sum, add, &add))
+        continue;
+      sum = add;
+      b->skip = true;
+      p->base.holds_merged++;
+      grew = true;
+    }
+    if (!grew) continue;
+    int len = snprintf(p->arena + p->arena_used, PG_INT_TEXT_LEN, "%" PRId64, sum);
+    assert(len > 0 && len < PG_INT_TEXT_LEN);
+    a->off[last] = (int)p->arena_used;
+    p->arena_used += (size_t)len + 1;
+  }
+}
+
+/* st's set form, prepared once (with its checked form when checked), or NULL when it has none
+ * or it would not prepare: its holds then go one by one. A failed prepare inside the
+ * transaction lost it; the group runs alone, and the statement is never tried again. */
+static struct pg_stmt *set_stmt(struct pg_conn *p, const struct pg_later *l) {
+  struct pg_stmt *st = l->base;
+  if (st->set != NULL && (!l->checked || st->set->checked != NULL)) return st->set;
+  if (st->no_set) return NULL;
+  st->no_set = true; /* until it is made */
+  const char *names[DB_MAX_PARAMS];
+  for (int k = 0; k < l->nbase; k++) names[k] = pg_set_type_name(st->types[k]);
+  db_val typed[DB_MAX_PARAMS];
+  for (int k = 0; k < l->nbase; k++) typed[k] = db_text(""); /* typed by the text's casts */
+  if (st->set == NULL) {
+    char *sql = pg_set_form(st->sql, l->nbase, names);
+    struct pg_stmt *set = sql != NULL ? calloc(1, sizeof *set) : NULL;
+    if (set == NULL) {
+      free(sql);
+      return NULL;
+    }
+    set->own_sql = sql;
+    if (pg_prepare_new(p, l->q, sql, typed, l->nbase, set) != DB_OK || set->nparams != l->nbase) {
+      free_stmt(set);
+      return NULL;
+    }
+    st->set = set;
+  }
+  if (l->checked && prepare_checked(p, l->q, st->set, typed, l->nbase) != DB_OK) return NULL;
+  st->no_set = false;
+  return st->set;
+}
+
+/* ROWS (and every plain INSERT ... VALUES): the holds alike with a, two or more, become one
+ * statement of a's set form, its arguments arrays of theirs, in a's place. */
+static void merge_rows_of(struct pg_conn *p, int i, int n) {
+  struct pg_later *a = &p->later[i];
+  int idx[PG_LATER_MAX];
+  int count = 0;
+  int64_t expect = 0;
+  for (int j = i; j < n; j++) {
+    const struct pg_later *b = &p->later[j];
+    if (j > i && !alike(a, b)) continue;
+    idx[count++] = j;
+    expect = b->expect < 0 || expect < 0 ? -1 : expect + b->expect;
+  }
+  if (count < 2 || (a->checked && expect < 0)) return;
+  struct pg_stmt *set = set_stmt(p, a);
+  if (set == NULL) return;
+  if (p->set_arena == NULL && (p->set_arena = malloc(PG_SET_ARENA)) == NULL) return;
+  size_t used = p->set_used;
+  int off[DB_MAX_PARAMS];
+  const char *values[PG_LATER_MAX];
+  for (int k = 0; k < a->nbase; k++) {
+    for (int c = 0; c < count; c++) values[c] = later_arg(p, &p->later[idx[c]], k);
+    off[k] = (int)used;
+    if (!pg_set_array(p->set_arena, &used, PG_SET_ARENA, values, count)) return; /* no room: one by one */
+  }
+  int nparams = a->nbase;
+  if (a->checked) {
+    if (used + PG_INT_TEXT_LEN > PG_SET_ARENA) return;
+    off[nparams++] = (int)used;
+    int len = snprintf(p->set_arena + used, PG_INT_TEXT_LEN, "%" PRId64, expect);
+    assert(len > 0 && len < PG_INT_TEXT_LEN);
+    used += (size_t)len + 1;
+  }
+  p->set_used = used;
+  int race = 0;
+  for (int c = 0; c < count; c++) {
+    race |= p->later[idx[c]].race;
+    if (c > 0) p->later[idx[c]].skip = true;
+  }
+  p->base.holds_merged += (uint64_t)(count - 1);
+  a->st = a->checked ? set->checked : set;
+  a->nparams = nparams;
+  memcpy(a->off, off, (size_t)nparams * sizeof off[0]);
+  a->expect = expect;
+  a->race = race;
+  a->in_set = true;
+}
+
+static void merge_holds(struct pg_conn *p) {
+  const int n = p->nlater;
+  p->set_used = 0; /* the last pipeline's arrays were sent */
+  merge_last(p, n);
+  merge_sum(p, n);
+  for (int i = 0; i < n; i++) {
+    const struct pg_later *a = &p->later[i];
+    if (!a->skip && !a->in_set && a->ahead < 0 && a->st != NULL && a->merge == DB_MERGE_ROWS) merge_rows_of(p, i, n);
+  }
+}
+
 /* Send the held-back statements and then f (may be NULL) in one pipeline, one round trip;
  * read every answer, keeping those of prefetched queries. Returns the first failure (the rest
  * of the pipeline was then skipped by the server and the transaction is lost), else DB_OK
  * with f's result in *out. */
 static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **out) {
   if (out) *out = NULL;
+  if (p->base.in_group) merge_holds(p);
   int n = p->nlater;
   drop_later(p);
   if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
   bool sent = true;
   for (int i = 0; i < n && sent; i++) {
     const struct pg_later *l = &p->later[i];
+    if (l->skip) continue;
     if (l->st == NULL) {
       sent = PQsendQueryParams(p->pg, l->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
       continue;
     }
     const char *values[DB_MAX_PARAMS];
-    for (int k = 0; k < l->nparams; k++) values[k] = l->off[k] < 0 ? NULL : p->arena + l->off[k];
+    const char *arena = l->in_set ? p->set_arena : p->arena;
+    for (int k = 0; k < l->nparams; k++) values[k] = l->off[k] < 0 ? NULL : arena + l->off[k];
     sent = PQsendQueryPrepared(p->pg, l->st->name, l->nparams, l->nparams > 0 ? values : NULL, NULL,
                                NULL, 0) == 1;
     if (l->ahead >= 0) p->ahead[l->ahead].sent = true;
@@ -490,6 +682,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   char first[DB_ERRMSG_LEN]; /* the first failure's text: the statements after it only say "not run" */
   for (int i = 0; i < n; i++) {
     const struct pg_later *l = &p->later[i];
+    if (l->skip) continue;
     PGresult **keep = l->ahead >= 0 && rc == DB_OK ? &p->ahead[l->ahead].res : NULL;
     int r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
     if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
@@ -688,11 +881,13 @@ static bool copy_args(char *arena, size_t *used, size_t cap, const db_val *args,
 /* Hold a prepared statement back for the next pipeline (ahead: its prefetch slot, or -1).
  * DB_NOT_HELD when its arguments are too big to hold. */
 static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int nargs, int64_t expect,
-                int race, int ahead) {
+                int race, int merge, int ahead) {
   struct pg_stmt *st = NULL;
   int rc = pg_prepare_args(p, q, args, nargs, &st);
   if (rc == DB_OK) rc = refuse_in_read(p, q, st);
   if (rc != DB_OK) return rc;
+  struct pg_stmt *base = st;
+  const int nbase = nargs;
   db_val with_count[DB_MAX_PARAMS];
   const bool checked = expect >= 0 && count_can_differ(st->sql);
   if (checked) { /* the server checks the count: the statement's checked form, expect its last argument */
@@ -711,8 +906,10 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
     if (rc != DB_OK) return rc;
   }
   struct pg_later *l = &p->later[p->nlater];
+  if (ahead < 0 && !count_can_differ(base->sql)) merge = DB_MERGE_ROWS; /* a plain INSERT ... VALUES */
   *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect,
-                         .checked = checked, .race = race, .ahead = ahead};
+                         .checked = checked, .race = race, .ahead = ahead,
+                         .q = q, .base = base, .nbase = nbase, .merge = ahead < 0 ? merge : DB_MERGE_NONE};
   bool copied = copy_args(p->arena, &p->arena_used, PG_LATER_ARENA, args, nargs, l->off);
   assert(copied);
   (void)copied;
@@ -721,8 +918,8 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
 }
 
 static int pg_run_later(db_conn *c, const db_sql *q, const db_val *args, int nargs,
-                        int64_t expect, int race) {
-  return hold(pgc(c), q, args, nargs, expect, race, -1);
+                        int64_t expect, int race, int merge) {
+  return hold(pgc(c), q, args, nargs, expect, race, merge, -1);
 }
 
 /* A hint: when the prefetch table or its arena is full the query simply runs when asked. */
@@ -732,7 +929,7 @@ static int pg_prefetch(db_conn *c, const db_sql *q, const db_val *args, int narg
   struct pg_ahead *a = &p->ahead[p->nahead];
   size_t used = p->ahead_used;
   if (!copy_args(p->ahead_arena, &used, PG_AHEAD_ARENA, args, nargs, a->off)) return DB_OK;
-  int rc = hold(p, q, args, nargs, -1, DB_RACE_NONE, p->nahead);
+  int rc = hold(p, q, args, nargs, -1, DB_RACE_NONE, DB_MERGE_NONE, p->nahead);
   if (rc == DB_NOT_HELD) return DB_OK;
   if (rc != DB_OK) return rc;
   a->q = q;
@@ -858,6 +1055,7 @@ static void pg_close(db_conn *c) {
   struct pg_conn *p = pgc(c);
   db_cache_clear(&c->cache, pg_free_stmt, c);
   PQfinish(p->pg);
+  free(p->set_arena);
   free(p);
 }
 

@@ -615,7 +615,12 @@ static void run_write_group(struct db_exec *ex, db_conn *c, db_job **jobs, int n
   }
   int failed = -1;
   bool at_commit = false;
+  uint64_t merged = db_holds_merged(c);
   rc = try_write_group(c, jobs, n, &failed, &at_commit);
+  merged = db_holds_merged(c) - merged;
+  lock(&ex->mu);
+  ex->stats.holds_merged += merged;
+  unlock(&ex->mu);
   if (rc == DB_OK || (at_commit && rc == DB_CONN)) {
     for (int i = 0; i < n; i++) jobs[i]->status = rc == DB_OK ? DB_JOB_COMMIT : rc;
     finish_jobs(ex, jobs, n, 0, 0, true, now_ns() - start, db_round_trips(c) - trips);

@@ -119,6 +119,7 @@ struct db_exec_stats {
   uint64_t round_trips;     /* PostgreSQL: answers waited for by the jobs (db_round_trips); 0 on SQLite */
   uint64_t group_reruns;    /* SQLite groups run again with a savepoint per job (a job failed after
                                writing); PostgreSQL groups whose jobs ran again alone */
+  uint64_t holds_merged;    /* PostgreSQL: write group holds sent inside another's statement (D63) */
   uint64_t wal_syncs;       /* SQLite fdatasync() calls of the WAL by the sync thread */
   uint64_t writer_checkpoints; /* SQLite checkpoints run by the writer (the WAL had grown long) */
   uint64_t durable_waits;   /* SQLite READ jobs answered only after a sync (they saw a commit not yet synced) */

@@ -1327,25 +1327,33 @@ static int grp_run(db_conn *c, void *arg) {
   return j->reject ? DB_JOB_ROLLBACK : DB_JOB_COMMIT;
 }
 
-/* Submits jobs[0..n) behind a gate holding the only pool connection, then lets them run;
- * keys[i] is job i's group key (NULL: none), withs[i] its group_with (NULL: all "m"). */
-static void grp_submit_with(db_exec *ex, struct group_job *jobs, const char *const *keys,
-                            const char *const *withs, int n) {
+/* Submits jobs[0..n) behind a gate holding the only pool connection, then lets them run and
+ * waits until they are done. */
+static void submit_gated(db_exec *ex, db_job *const *jobs, int n) {
   struct gate g;
   gate_init(&g);
   db_job gate = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g};
   assert_int_equal(db_exec_submit(ex, &gate), 0);
   gate_wait_entered(&g);
-  for (int i = 0; i < n; i++) {
-    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = grp_prefetch, .run = grp_run,
-                           .arg = &jobs[i], .group_key = keys ? keys[i] : NULL,
-                           .group_with = withs ? withs[i] : "m"};
-    assert_int_equal(db_exec_submit(ex, &jobs[i].job), 0);
-  }
+  for (int i = 0; i < n; i++) assert_int_equal(db_exec_submit(ex, jobs[i]), 0);
   gate_open(&g);
   db_job last = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &g}; /* queued after them: they are done */
   assert_int_equal(db_exec_run_sync(ex, &last), DB_JOB_COMMIT);
   gate_destroy(&g);
+}
+
+/* keys[i] is job i's group key (NULL: none), withs[i] its group_with (NULL: all "m"). */
+static void grp_submit_with(db_exec *ex, struct group_job *jobs, const char *const *keys,
+                            const char *const *withs, int n) {
+  db_job *all[16];
+  assert_true(n <= 16);
+  for (int i = 0; i < n; i++) {
+    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = grp_prefetch, .run = grp_run,
+                           .arg = &jobs[i], .group_key = keys ? keys[i] : NULL,
+                           .group_with = withs ? withs[i] : "m"};
+    all[i] = &jobs[i].job;
+  }
+  submit_gated(ex, all, n);
 }
 
 static void grp_submit_all(db_exec *ex, struct group_job *jobs, const char *const *keys, int n) {
@@ -1482,6 +1490,175 @@ static void pg_exec_write_group(void **state) {
   cfg.write_group = 33;
   assert_null(db_exec_start(&cfg, err, sizeof err));
   assert_non_null(strstr(err, "write_group"));
+}
+
+/* D63: a write group's holds of one statement go as one statement over arrays: plain INSERTs
+ * (one row and several), an UPDATE of each job's own row (ROWS), the shared head (LAST, the last
+ * job's values stay) and the shared lane (SUM). What lands is what the jobs one by one would
+ * have written, texts with quotes, backslashes, braces and NULLs included; a merged statement
+ * that fails (two jobs' ROWS on one row, a key taken) makes the group run alone. */
+struct merge_job {
+  db_job job;
+  int id;
+  int acct; /* the t_mrg_acct row it adds 1 to */
+  bool dup; /* its second row takes the id of the first group's first job's */
+  int runs;
+};
+
+static const db_sql Q_MRG_ROW = {.name = "mrg_row", .sql = "INSERT INTO t_mrg_row (id, job, note) VALUES ($1, $2, $3)"};
+static const db_sql Q_MRG_EV = {.name = "mrg_ev", .sql = "INSERT INTO t_mrg_ev (id, s, k) VALUES ($1, 1, 'made'), ($1, 2, $2)"};
+static const db_sql Q_MRG_ACCT = {.name = "mrg_acct", .sql = "UPDATE t_mrg_acct SET bal = bal + $2 WHERE id = $1"};
+static const db_sql Q_MRG_HEAD_GET = {.name = "mrg_head_get", .sql = "SELECT seq FROM t_mrg_head WHERE id = 0 FOR UPDATE"};
+static const db_sql Q_MRG_HEAD = {.name = "mrg_head", .sql = "UPDATE t_mrg_head SET seq = $2, h = $3 WHERE id = $1"};
+static const db_sql Q_MRG_LANE = {
+    .name = "mrg_lane",
+    .sql = "INSERT INTO t_mrg_lane AS l (id, bal) SELECT $1, $2 ON CONFLICT (id) DO UPDATE SET bal = l.bal + EXCLUDED.bal"};
+
+static int mrg_run(db_conn *c, void *arg) {
+  struct merge_job *j = arg;
+  j->runs++;
+  char note[64], row_id[32], memo[32];
+  snprintf(note, sizeof note, "n%d \"q\" \\b {x,y} 'z'", j->id);
+  int rc = DB_OK;
+  for (int r = 0; r < 2 && rc >= 0; r++) { /* two rows a job; job 2's second without a note */
+    snprintf(row_id, sizeof row_id, "r%d-%d", j->dup && r == 1 ? 1 : j->id, r);
+    db_val v[] = {db_text(row_id), db_int(j->id), j->id == 2 && r == 1 ? db_null() : db_text(note)};
+    rc = db_run_later(c, &Q_MRG_ROW, v, 3, 1);
+  }
+  snprintf(row_id, sizeof row_id, "e%d", j->id);
+  db_val ev[] = {db_text(row_id), db_text(note)};
+  if (rc >= 0) rc = db_run_later(c, &Q_MRG_EV, ev, 2, 2);
+  db_val acct[] = {db_int(j->acct), db_int(1)};
+  if (rc >= 0) rc = db_run_later_merge(c, &Q_MRG_ACCT, acct, 2, 1, DB_MERGE_ROWS, false);
+  int64_t seq = 0; /* the head as the audit chain's: through the memo after the group's first job */
+  if (rc >= 0 && db_group_memo_get(c, "mrg head", memo, sizeof memo)) seq = strtoll(memo, NULL, 10);
+  else if (rc >= 0 && db_query_int(c, &Q_MRG_HEAD_GET, NULL, 0, &seq) != DB_ROW) rc = DB_ERR;
+  char h[16];
+  snprintf(h, sizeof h, "h%d", j->id);
+  db_val head[] = {db_int(0), db_int(seq + 1), db_text(h)};
+  if (rc >= 0) rc = db_run_later_merge(c, &Q_MRG_HEAD, head, 3, 1, DB_MERGE_LAST, false);
+  snprintf(memo, sizeof memo, "%lld", (long long)(seq + 1));
+  if (rc >= 0) rc = db_group_memo_set(c, "mrg head", memo);
+  db_val lane[] = {db_int(7), db_int(j->id)};
+  if (rc >= 0) rc = db_run_later_merge(c, &Q_MRG_LANE, lane, 2, 1, DB_MERGE_SUM, false);
+  return rc < 0 ? rc : DB_JOB_COMMIT;
+}
+
+static void mrg_submit(db_exec *ex, struct merge_job *jobs, int n) {
+  static const char *const keys[8] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8"};
+  db_job *all[8];
+  assert_true(n <= 8);
+  for (int i = 0; i < n; i++) {
+    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .run = mrg_run, .arg = &jobs[i], .group_key = keys[i], .group_with = "m"};
+    all[i] = &jobs[i].job;
+  }
+  submit_gated(ex, all, n);
+}
+
+/* rows as written: their ids, notes and events exactly as the jobs gave them */
+static const db_sql Q_MRG_ROWS = {
+    .name = "mrg_rows",
+    .sql = "SELECT count(*) FROM t_mrg_row r JOIN t_mrg_ev e1 ON e1.id = 'e' || r.job AND e1.s = 1 AND e1.k = 'made' "
+           "JOIN t_mrg_ev e2 ON e2.id = e1.id AND e2.s = 2 AND e2.k = 'n' || r.job || ' \"q\" \\b {x,y} ''z''' "
+           "WHERE r.id IN ('r' || r.job || '-0', 'r' || r.job || '-1') AND (r.note = e2.k OR (r.note IS NULL AND r.job = 2))"};
+static const db_sql Q_MRG_NULLS = {.name = "mrg_nulls", .sql = "SELECT count(*) FROM t_mrg_row WHERE note IS NULL"};
+static const db_sql Q_MRG_BAL = {.name = "mrg_bal", .sql = "SELECT COALESCE(sum(bal), 0) FROM t_mrg_acct"};
+static const db_sql Q_MRG_SEQ = {.name = "mrg_seq", .sql = "SELECT seq * 100 + CAST(substr(h, 2) AS INTEGER) FROM t_mrg_head WHERE id = 0"};
+static const db_sql Q_MRG_LANE_BAL = {.name = "mrg_lane_bal", .sql = "SELECT bal FROM t_mrg_lane WHERE id = 7"};
+
+static void mrg_expect(db_exec *ex, const struct db_exec_stats *before, uint64_t merged, uint64_t groups, uint64_t reruns) {
+  struct db_exec_stats after;
+  db_exec_stats(ex, &after);
+  assert_int_equal(after.holds_merged - before->holds_merged, merged);
+  assert_int_equal(after.write_groups - before->write_groups, groups);
+  assert_int_equal(after.group_reruns - before->group_reruns, reruns);
+}
+
+static void pg_exec_write_group_merge(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_mrg_row, t_mrg_ev, t_mrg_acct, t_mrg_head, t_mrg_lane;"
+               "CREATE TABLE t_mrg_row (id TEXT PRIMARY KEY, job BIGINT NOT NULL, note TEXT);"
+               "CREATE TABLE t_mrg_ev (id TEXT NOT NULL, s INTEGER NOT NULL, k TEXT NOT NULL, PRIMARY KEY (id, s));"
+               "CREATE TABLE t_mrg_acct (id INTEGER PRIMARY KEY, bal BIGINT NOT NULL);"
+               "INSERT INTO t_mrg_acct SELECT i, 0 FROM generate_series(1, 99) AS i;"
+               "CREATE TABLE t_mrg_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, h TEXT NOT NULL);"
+               "INSERT INTO t_mrg_head VALUES (0, 0, 'h0');"
+               "CREATE TABLE t_mrg_lane (id INTEGER PRIMARY KEY, bal BIGINT NOT NULL)");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .write_group = 8};
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct merge_job jobs[8];
+  struct db_exec_stats before;
+  /* eight jobs, one group. The first job's rows, event and account go before its head read
+   * (1 merged: its two rows); COMMIT's pipeline then carries 14 rows, 7 events and 7 accounts
+   * of the others and 8 heads and 8 lanes of all, one statement each: 13 + 6 + 6 + 7 + 7. */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 8; i++) jobs[i] = (struct merge_job){.id = i + 1, .acct = i + 1};
+  db_exec_stats(ex, &before);
+  mrg_submit(ex, jobs, 8);
+  for (int i = 0; i < 8; i++) assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+  mrg_expect(ex, &before, 1 + 13 + 6 + 6 + 7 + 7, 1, 0);
+  assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 16);
+  assert_int_equal(exec_count(ex, &Q_MRG_NULLS), 1);
+  assert_int_equal(exec_count(ex, &Q_MRG_BAL), 8);
+  assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 8 * 100 + 8); /* seq 8 and the last job's h8 */
+  assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 36);     /* 1 + 2 + ... + 8 */
+  /* the same again, set forms prepared: BEGIN's pipeline, the first job's head read, COMMIT */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 2; i++) jobs[i] = (struct merge_job){.id = 41 + i, .acct = 41 + i};
+  db_exec_stats(ex, &before);
+  mrg_submit(ex, jobs, 2);
+  mrg_expect(ex, &before, 1 + 1 + 1 + 1, 1, 0); /* rows of 41, rows of 42, heads, lanes */
+  struct db_exec_stats after;
+  db_exec_stats(ex, &after);
+  assert_int_equal(after.round_trips - before.round_trips, 2);
+  /* two jobs' ROWS on one row: the merged UPDATE changes it once, a count short; alone, both */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 4; i++) jobs[i] = (struct merge_job){.id = 11 + i, .acct = 11 + i};
+  jobs[3].acct = jobs[1].acct;
+  db_exec_stats(ex, &before);
+  mrg_submit(ex, jobs, 4);
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+    assert_int_equal(jobs[i].runs, 2);
+  }
+  mrg_expect(ex, &before, 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
+  assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 28);
+  assert_int_equal(exec_count(ex, &Q_MRG_BAL), 14);
+  assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 14 * 100 + 14);
+  assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 36 + 83 + 11 + 12 + 13 + 14);
+  /* a row id taken: the merged INSERT fails; alone, only the job that took it fails */
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 4; i++) jobs[i] = (struct merge_job){.id = 21 + i, .acct = 21 + i};
+  jobs[2].dup = true;
+  db_exec_stats(ex, &before);
+  mrg_submit(ex, jobs, 4);
+  for (int i = 0; i < 4; i++) {
+    if (i == 2) assert_true(jobs[i].job.status < 0);
+    else assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+  }
+  mrg_expect(ex, &before, 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
+  assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 34);
+  assert_int_equal(exec_count(ex, &Q_MRG_BAL), 17);
+  assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 17 * 100 + 24);
+  assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 169 + 21 + 22 + 24);
+  db_exec_stop(ex);
+  /* write_group 1: nothing merged */
+  cfg.write_group = 1;
+  ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 3; i++) jobs[i] = (struct merge_job){.id = 31 + i, .acct = 31 + i};
+  db_exec_stats(ex, &before);
+  mrg_submit(ex, jobs, 3);
+  mrg_expect(ex, &before, 0, 0, 0);
+  assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 40);
+  assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 20 * 100 + 33);
+  assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 236 + 31 + 32 + 33);
+  db_exec_stop(ex);
 }
 
 /* Inline reads: SQLite READ jobs run on the caller's thread on a lent, read-only connection;
@@ -2010,6 +2187,7 @@ int main(void) {
       BOTH(exec_inline_reads),
       BOTH(exec_read_batch),
       {"pg_exec_write_group", pg_exec_write_group, NULL, NULL, &B_PG},
+      {"pg_exec_write_group_merge", pg_exec_write_group_merge, NULL, NULL, &B_PG},
       {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
