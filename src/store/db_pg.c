@@ -628,14 +628,37 @@ static void merge_rows_of(struct pg_conn *p, int i, int n) {
   a->in_set = true;
 }
 
-static void merge_holds(struct pg_conn *p) {
+/* Merge the held-back holds; *from and *to are the first and the last statement of a set
+ * form (-1 when none). Between them the pipeline runs under SET_PLANS, undone by
+ * SET_PLANS_UNDO after them. A set form's plan is one whatever the number of holds: a nested
+ * loop over the arrays probing each row's key. Left to itself the server plans it again on
+ * every call for its arrays' lengths (a third of a millisecond each), and a plan made once
+ * while a table was small (a new database) scans that whole table on every call after. */
+static const char *const SET_PLANS[] = {
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false), set_config('enable_seqscan', 'off', false), "
+    "set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false)"};
+static const char *const SET_PLANS_UNDO[] = {"RESET plan_cache_mode", "RESET enable_seqscan", "RESET enable_hashjoin",
+                                             "RESET enable_mergejoin"};
+#define NCMDS(a) ((int)(sizeof(a) / sizeof(a)[0]))
+
+static bool send_cmds(struct pg_conn *p, const char *const *cmds, int n) {
+  for (int i = 0; i < n; i++)
+    if (PQsendQueryParams(p->pg, cmds[i], 0, NULL, NULL, NULL, NULL, 0) != 1) return false;
+  return true;
+}
+
+static void merge_holds(struct pg_conn *p, int *from, int *to) {
   const int n = p->nlater;
   p->set_used = 0; /* the last pipeline's arrays were sent */
   merge_last(p, n);
   merge_sum(p, n);
+  *from = *to = -1;
   for (int i = 0; i < n; i++) {
     const struct pg_later *a = &p->later[i];
     if (!a->skip && !a->in_set && a->ahead < 0 && a->st != NULL && a->merge == DB_MERGE_ROWS) merge_rows_of(p, i, n);
+    if (!a->in_set) continue;
+    if (*from < 0) *from = i;
+    *to = i;
   }
 }
 
@@ -645,14 +668,17 @@ static void merge_holds(struct pg_conn *p) {
  * with f's result in *out. */
 static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **out) {
   if (out) *out = NULL;
-  if (p->base.in_group) merge_holds(p);
+  int generic_from = -1, generic_to = -1;
+  if (p->base.in_group) merge_holds(p, &generic_from, &generic_to);
   int n = p->nlater;
   drop_later(p);
   if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
   bool sent = true;
   for (int i = 0; i < n && sent; i++) {
     const struct pg_later *l = &p->later[i];
-    if (l->skip) continue;
+    if (i == generic_to + 1 && generic_to >= 0) sent = send_cmds(p, SET_PLANS_UNDO, NCMDS(SET_PLANS_UNDO));
+    if (i == generic_from && sent) sent = send_cmds(p, SET_PLANS, NCMDS(SET_PLANS));
+    if (l->skip || !sent) continue;
     if (l->st == NULL) {
       sent = PQsendQueryParams(p->pg, l->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
       continue;
@@ -664,6 +690,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
                                NULL, 0) == 1;
     if (l->ahead >= 0) p->ahead[l->ahead].sent = true;
   }
+  if (sent && generic_to == n - 1) sent = send_cmds(p, SET_PLANS_UNDO, NCMDS(SET_PLANS_UNDO));
   if (sent && f) {
     sent = f->st ? PQsendQueryPrepared(p->pg, f->st->name, f->nparams, f->nparams > 0 ? f->values : NULL,
                                        NULL, NULL, 0) == 1
@@ -680,11 +707,20 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   }
   int rc = DB_OK;
   char first[DB_ERRMSG_LEN]; /* the first failure's text: the statements after it only say "not run" */
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i <= n; i++) {
+    int r = DB_OK;
+    const char *const *cmds = i == generic_to + 1 && generic_to >= 0 ? SET_PLANS_UNDO : i == generic_from ? SET_PLANS : NULL;
+    int ncmds = cmds == SET_PLANS_UNDO ? NCMDS(SET_PLANS_UNDO) : cmds == SET_PLANS ? NCMDS(SET_PLANS) : 0;
+    for (int k = 0; k < ncmds; k++) {
+      r = pipeline_result(p, cmds[k], -1, false, DB_RACE_NONE, NULL);
+      if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
+      if (rc == DB_OK) rc = r;
+    }
+    if (i == n) break;
     const struct pg_later *l = &p->later[i];
     if (l->skip) continue;
     PGresult **keep = l->ahead >= 0 && rc == DB_OK ? &p->ahead[l->ahead].res : NULL;
-    int r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
+    r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
     if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
     if (rc == DB_OK) rc = r;
   }

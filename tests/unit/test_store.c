@@ -1566,6 +1566,19 @@ static const db_sql Q_MRG_BAL = {.name = "mrg_bal", .sql = "SELECT COALESCE(sum(
 static const db_sql Q_MRG_SEQ = {.name = "mrg_seq", .sql = "SELECT seq * 100 + CAST(substr(h, 2) AS INTEGER) FROM t_mrg_head WHERE id = 0"};
 static const db_sql Q_MRG_LANE_BAL = {.name = "mrg_lane_bal", .sql = "SELECT bal FROM t_mrg_lane WHERE id = 7"};
 
+/* the planner settings of the pool connection: back as they were after a merged pipeline */
+static const db_sql Q_MRG_PLANS = {
+    .name = "mrg_plans",
+    .sql = "SELECT CASE WHEN current_setting('plan_cache_mode') = 'auto' AND current_setting('enable_seqscan') = 'on' "
+           "AND current_setting('enable_hashjoin') = 'on' AND current_setting('enable_mergejoin') = 'on' THEN 1 ELSE 0 END"};
+
+static int64_t pool_count(db_exec *ex, const db_sql *q) {
+  struct count_arg a = {.q = q, .value = -1};
+  db_job job = {.mode = DB_JOB_WRITE, .run = count_run, .arg = &a};
+  assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
+  return a.value;
+}
+
 static void mrg_expect(db_exec *ex, const struct db_exec_stats *before, uint64_t merged, uint64_t groups, uint64_t reruns) {
   struct db_exec_stats after;
   db_exec_stats(ex, &after);
@@ -1606,6 +1619,7 @@ static void pg_exec_write_group_merge(void **state) {
   assert_int_equal(exec_count(ex, &Q_MRG_BAL), 8);
   assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 8 * 100 + 8); /* seq 8 and the last job's h8 */
   assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 36);     /* 1 + 2 + ... + 8 */
+  assert_int_equal(pool_count(ex, &Q_MRG_PLANS), 1);
   /* the same again, set forms prepared: BEGIN's pipeline, the first job's head read, COMMIT */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 2; i++) jobs[i] = (struct merge_job){.id = 41 + i, .acct = 41 + i};
@@ -1645,6 +1659,7 @@ static void pg_exec_write_group_merge(void **state) {
   assert_int_equal(exec_count(ex, &Q_MRG_BAL), 17);
   assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 17 * 100 + 24);
   assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 169 + 21 + 22 + 24);
+  assert_int_equal(pool_count(ex, &Q_MRG_PLANS), 1); /* a merged pipeline that failed */
   db_exec_stop(ex);
   /* write_group 1: nothing merged */
   cfg.write_group = 1;
