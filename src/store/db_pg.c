@@ -64,6 +64,7 @@ struct pg_later {
   int nbase;            /* its arguments (nparams without the count of a checked form) */
   int merge;            /* enum db_merge */
   bool skip;            /* merged into another hold: not sent */
+  int into;             /* a skipped prefetch: the later entry whose answer carries its own */
   bool in_set;          /* off[] is into pg_conn.set_arena: arrays of a set form */
 };
 
@@ -223,6 +224,13 @@ static bool reads_only(const char *sql) {
   for (size_t i = 0; i < sizeof locks / sizeof locks[0]; i++)
     if (strcasestr(sql, locks[i]) != NULL) return false;
   return true;
+}
+
+/* A query (SELECT, or WITH ... SELECT): what a prefetch may merge (a write is refused by its
+ * set form). */
+static bool is_query(const char *sql) {
+  const char *s = skip_space(sql);
+  return strncasecmp(s, "SELECT", 6) == 0 || strncasecmp(s, "WITH", 4) == 0;
 }
 
 /* A read transaction runs only what reads_only() admits; anything else fails there. */
@@ -480,10 +488,10 @@ static const char *later_arg(const struct pg_conn *p, const struct pg_later *l, 
   return l->off[k] < 0 ? NULL : p->arena + l->off[k];
 }
 
-/* b is a hold that may merge with a (same statement, form and way) */
+/* b is a hold that may merge with a (same statement, form and way; both prefetched or neither) */
 static bool alike(const struct pg_later *a, const struct pg_later *b) {
-  return !b->skip && b->ahead < 0 && b->st != NULL && b->base == a->base && b->merge == a->merge &&
-         b->checked == a->checked && b->nbase == a->nbase && !b->in_set;
+  return !b->skip && (b->ahead < 0) == (a->ahead < 0) && b->st != NULL && b->base == a->base &&
+         b->merge == a->merge && b->checked == a->checked && b->nbase == a->nbase && !b->in_set;
 }
 
 static bool same_args(const struct pg_conn *p, const struct pg_later *a, const struct pg_later *b, int from, int to) {
@@ -580,8 +588,9 @@ static struct pg_stmt *set_stmt(struct pg_conn *p, const struct pg_later *l) {
   return st->set;
 }
 
-/* ROWS (and every plain INSERT ... VALUES): the holds alike with a, two or more, become one
- * statement of a's set form, its arguments arrays of theirs, in a's place. */
+/* ROWS (and every plain INSERT ... VALUES, every prefetched query): the holds alike with a,
+ * two or more, become one statement of a's set form, its arguments arrays of theirs, in a's
+ * place. A query's answer is split again by element when it comes (split_answer). */
 static void merge_rows_of(struct pg_conn *p, int i, int n) {
   struct pg_later *a = &p->later[i];
   int idx[PG_LATER_MAX];
@@ -617,7 +626,9 @@ static void merge_rows_of(struct pg_conn *p, int i, int n) {
   int race = 0;
   for (int c = 0; c < count; c++) {
     race |= p->later[idx[c]].race;
-    if (c > 0) p->later[idx[c]].skip = true;
+    if (c == 0) continue;
+    p->later[idx[c]].skip = true;
+    p->later[idx[c]].into = i;
   }
   p->base.holds_merged += (uint64_t)(count - 1);
   a->st = a->checked ? set->checked : set;
@@ -626,6 +637,51 @@ static void merge_rows_of(struct pg_conn *p, int i, int n) {
   a->expect = expect;
   a->race = race;
   a->in_set = true;
+}
+
+/* The answer of merged query i (all, its first column the element's number) split into the
+ * answers of the prefetches it carries, in their order: each a result of its own, as if it
+ * had run alone. */
+#define PG_SPLIT_COLS 64
+static int split_answer(struct pg_conn *p, const PGresult *all, int i, int n) {
+  const int nf = PQnfields(all) - 1, nrows = PQntuples(all);
+  if (nf < 0 || nf > PG_SPLIT_COLS) {
+    db_set_errmsg(&p->base, "%s: a merged answer of %d columns", p->later[i].name, nf);
+    return DB_ERR;
+  }
+  PGresAttDesc attrs[PG_SPLIT_COLS];
+  for (int c = 0; c < nf; c++)
+    attrs[c] = (PGresAttDesc){.name = PQfname(all, c + 1), .tableid = PQftable(all, c + 1),
+                              .columnid = PQftablecol(all, c + 1), .format = PQfformat(all, c + 1),
+                              .typid = PQftype(all, c + 1), .typlen = PQfsize(all, c + 1), .atttypmod = PQfmod(all, c + 1)};
+  int row = 0, element = 0;
+  for (int j = i; j < n; j++) {
+    const struct pg_later *l = &p->later[j];
+    if (j > i && !(l->skip && l->into == i)) continue;
+    element++;
+    PGresult *res = PQmakeEmptyPGresult(p->pg, PGRES_TUPLES_OK);
+    if (res == NULL || PQsetResultAttrs(res, nf, nf > 0 ? attrs : NULL) != 1) {
+      PQclear(res);
+      db_set_errmsg(&p->base, "%s: out of memory", l->name);
+      return DB_ERR;
+    }
+    for (int t = 0; row < nrows && strtol(PQgetvalue(all, row, 0), NULL, 10) == element; row++, t++)
+      for (int c = 0; c < nf; c++) {
+        bool null = PQgetisnull(all, row, c + 1);
+        if (PQsetvalue(res, t, c, null ? NULL : PQgetvalue(all, row, c + 1), null ? -1 : PQgetlength(all, row, c + 1)) != 1) {
+          PQclear(res);
+          db_set_errmsg(&p->base, "%s: out of memory", l->name);
+          return DB_ERR;
+        }
+      }
+    assert(l->ahead >= 0 && p->ahead[l->ahead].res == NULL);
+    p->ahead[l->ahead].res = res;
+  }
+  if (row != nrows) { /* the rows came out of their elements' order: cannot be with a nested loop */
+    db_set_errmsg(&p->base, "%s: a merged answer's rows out of order", p->later[i].name);
+    return DB_ERR;
+  }
+  return DB_OK;
 }
 
 /* Merge the held-back holds; *from and *to are the first and the last statement of a set
@@ -655,7 +711,7 @@ static void merge_holds(struct pg_conn *p, int *from, int *to) {
   *from = *to = -1;
   for (int i = 0; i < n; i++) {
     const struct pg_later *a = &p->later[i];
-    if (!a->skip && !a->in_set && a->ahead < 0 && a->st != NULL && a->merge == DB_MERGE_ROWS) merge_rows_of(p, i, n);
+    if (!a->skip && !a->in_set && a->st != NULL && a->merge == DB_MERGE_ROWS) merge_rows_of(p, i, n);
     if (!a->in_set) continue;
     if (*from < 0) *from = i;
     *to = i;
@@ -678,6 +734,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     const struct pg_later *l = &p->later[i];
     if (i == generic_to + 1 && generic_to >= 0) sent = send_cmds(p, SET_PLANS_UNDO, NCMDS(SET_PLANS_UNDO));
     if (i == generic_from && sent) sent = send_cmds(p, SET_PLANS, NCMDS(SET_PLANS));
+    if (l->skip && l->ahead >= 0) p->ahead[l->ahead].sent = true; /* its answer comes in another's */
     if (l->skip || !sent) continue;
     if (l->st == NULL) {
       sent = PQsendQueryParams(p->pg, l->sql, 0, NULL, NULL, NULL, NULL, 0) == 1;
@@ -719,8 +776,11 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     if (i == n) break;
     const struct pg_later *l = &p->later[i];
     if (l->skip) continue;
-    PGresult **keep = l->ahead >= 0 && rc == DB_OK ? &p->ahead[l->ahead].res : NULL;
+    PGresult *all = NULL; /* a merged query's answer, every element's rows */
+    PGresult **keep = l->ahead < 0 || rc != DB_OK ? NULL : l->in_set ? &all : &p->ahead[l->ahead].res;
     r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
+    if (r == DB_OK && all != NULL) r = split_answer(p, all, i, n);
+    PQclear(all);
     if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
     if (rc == DB_OK) rc = r;
   }
@@ -943,9 +1003,10 @@ static int hold(struct pg_conn *p, const db_sql *q, const db_val *args, int narg
   }
   struct pg_later *l = &p->later[p->nlater];
   if (ahead < 0 && !count_can_differ(base->sql)) merge = DB_MERGE_ROWS; /* a plain INSERT ... VALUES */
+  if (ahead >= 0) merge = is_query(base->sql) ? DB_MERGE_ROWS : DB_MERGE_NONE; /* not a prefetched write */
   *l = (struct pg_later){.st = st, .name = db_qname(q), .nparams = nargs, .expect = expect,
                          .checked = checked, .race = race, .ahead = ahead,
-                         .q = q, .base = base, .nbase = nbase, .merge = ahead < 0 ? merge : DB_MERGE_NONE};
+                         .q = q, .base = base, .nbase = nbase, .merge = merge, .into = -1};
   bool copied = copy_args(p->arena, &p->arena_used, PG_LATER_ARENA, args, nargs, l->off);
   assert(copied);
   (void)copied;

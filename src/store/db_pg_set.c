@@ -127,11 +127,13 @@ static bool put_params(struct text *t, const char *s, const char *end, int n) {
   return true;
 }
 
-static void put_unnest(struct text *t, int n, const char *const *types) {
+/* with_i: WITH ORDINALITY, the element's number in mps_u.mps_i */
+static void put_unnest(struct text *t, int n, const char *const *types, bool with_i) {
   put(t, " FROM unnest(", 13);
   for (int k = 1; k <= n; k++) putf(t, "%s$%d::%s[]", k > 1 ? ", " : "", k, types[k - 1]);
-  put(t, ") AS mps_u(", 11);
+  put(t, with_i ? ") WITH ORDINALITY AS mps_u(" : ") AS mps_u(", with_i ? 27 : 11);
   for (int k = 1; k <= n; k++) putf(t, "%smps_%d", k > 1 ? ", " : "", k);
+  if (with_i) put(t, ", mps_i", 7);
   put(t, ")", 1);
 }
 
@@ -182,11 +184,11 @@ static bool insert_form(struct text *t, const char *sql, const char *end, int n,
     while (close > open && *close != ')') close--;
     put(t, "SELECT ", 7);
     if (!put_params(t, open + 1, close, n)) return false;
-    put_unnest(t, n, types);
+    put_unnest(t, n, types, false);
     return true;
   }
   put(t, "SELECT mps_v.*", 14);
-  put_unnest(t, n, types);
+  put_unnest(t, n, types, false);
   put(t, " CROSS JOIN LATERAL (VALUES", 27);
   if (!put_params(t, rows, end, n)) return false;
   put(t, ") AS mps_v", 10);
@@ -202,9 +204,35 @@ static bool update_form(struct text *t, const char *sql, const char *end, int n,
   if (set == NULL || where == NULL || where < set || find_word(where + 5, end, "WHERE", false) != NULL) return false;
   put(t, sql, (size_t)(set - sql)); /* UPDATE t */
   if (!put_params(t, set, where, n)) return false;
-  put_unnest(t, n, types);
+  put_unnest(t, n, types, false);
   put(t, " ", 1);
   return put_params(t, where, end, n);
+}
+
+/* SELECT mps_u.mps_i, mps_q.* FROM unnest(...) WITH ORDINALITY AS mps_u(..., mps_i)
+ * CROSS JOIN LATERAL (sql') AS mps_q: a nested loop, each element's rows in its turn. */
+/* An UPDATE in [s, end) that is not a row lock (FOR UPDATE, FOR NO KEY UPDATE). */
+static bool has_update(const char *s, const char *end) {
+  for (const char *p = find_word(s, end, "UPDATE", false); p != NULL; p = find_word(p + 6, end, "UPDATE", false)) {
+    const char *w = p;
+    while (w > s && w[-1] == ' ') w--;
+    bool lock = (w - s >= 3 && strncasecmp(w - 3, "FOR", 3) == 0) || (w - s >= 3 && strncasecmp(w - 3, "KEY", 3) == 0);
+    if (!lock || (w - s > 3 && word_char(w[-4]))) return true;
+  }
+  return false;
+}
+
+static bool read_form(struct text *t, const char *sql, const char *end, int n, const char *const *types) {
+  static const char *const refused[] = {"INSERT", "DELETE", "MERGE", "mps_u", "mps_q", "nextval"};
+  for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+    if (find_word(sql, end, refused[i], false) != NULL) return false;
+  if (has_update(sql, end)) return false;
+  put(t, "SELECT mps_u.mps_i, mps_q.*", 27);
+  put_unnest(t, n, types, true);
+  put(t, " CROSS JOIN LATERAL (", 21);
+  if (!put_params(t, sql, end, n)) return false;
+  put(t, ") AS mps_q", 10);
+  return true;
 }
 
 char *pg_set_form(const char *sql, int n, const char *const *types) {
@@ -220,6 +248,8 @@ char *pg_set_form(const char *sql, int n, const char *const *types) {
   bool made = false;
   if (strncasecmp(sql, "INSERT", 6) == 0 && !word_char(sql[6])) made = insert_form(&t, sql, end, n, types);
   else if (strncasecmp(sql, "UPDATE", 6) == 0 && !word_char(sql[6])) made = update_form(&t, sql, end, n, types);
+  else if ((strncasecmp(sql, "SELECT", 6) == 0 && !word_char(sql[6])) || (strncasecmp(sql, "WITH", 4) == 0 && !word_char(sql[4])))
+    made = read_form(&t, sql, end, n, types);
   if (made && t.ok) return t.s;
   free(t.s);
   return NULL;

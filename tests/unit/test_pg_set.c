@@ -53,6 +53,20 @@ static void update(void **state) {
              "AND abs(balance + normal * mps_u.mps_2) < 4000000000000000000");
 }
 
+static void query(void **state) {
+  (void)state;
+  check_form("SELECT a, b FROM t WHERE k = $1 AND s IN ('x', 'y') ORDER BY a LIMIT 5", 1, TEXT3,
+             "SELECT mps_u.mps_i, mps_q.* FROM unnest($1::text[]) WITH ORDINALITY AS mps_u(mps_1, mps_i) "
+             "CROSS JOIN LATERAL (SELECT a, b FROM t WHERE k = mps_u.mps_1 AND s IN ('x', 'y') ORDER BY a LIMIT 5) AS mps_q");
+  /* a WITH of queries, rows locked (FOR UPDATE, FOR NO KEY UPDATE) */
+  check_form("WITH m AS (SELECT id FROM a WHERE o = $1 AND n = $2 FOR UPDATE) SELECT id FROM m UNION ALL "
+             "SELECT id FROM a WHERE o = $1 FOR NO KEY UPDATE",
+             2, TEXT3,
+             "SELECT mps_u.mps_i, mps_q.* FROM unnest($1::text[], $2::int8[]) WITH ORDINALITY AS mps_u(mps_1, mps_2, mps_i) "
+             "CROSS JOIN LATERAL (WITH m AS (SELECT id FROM a WHERE o = mps_u.mps_1 AND n = mps_u.mps_2 FOR UPDATE) "
+             "SELECT id FROM m UNION ALL SELECT id FROM a WHERE o = mps_u.mps_1 FOR NO KEY UPDATE) AS mps_q");
+}
+
 static void refused(void **state) {
   (void)state;
   const char *const shapes[] = {
@@ -70,8 +84,12 @@ static void refused(void **state) {
       "UPDATE t SET a = (SELECT max(b) FROM u) WHERE id = $1",
       "WITH x AS (SELECT 1) UPDATE t SET a = $1 WHERE id = $1",
       "DELETE FROM t WHERE id = $1",
-      "SELECT $1",
       "UPDATE t SET a = $2 WHERE id = $1", /* $2 past n = 1 */
+      "WITH x AS (UPDATE t SET a = 1 WHERE id = $1 RETURNING a) SELECT a FROM x",
+      "WITH x AS (INSERT INTO t (a) VALUES ($1) RETURNING a) SELECT a FROM x",
+      "WITH x AS (DELETE FROM t WHERE id = $1 RETURNING a) SELECT a FROM x",
+      "SELECT nextval('s'), $1",
+      "SELECT a FROM t WHERE b = $1 UNION SELECT 1; SELECT 2",
   };
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_form(shapes[i], 1, TEXT3, NULL);
   const char *const unknown[] = {"text", NULL};
@@ -108,7 +126,7 @@ static void arrays(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(insert_one_row), cmocka_unit_test(insert_rows), cmocka_unit_test(update),
+      cmocka_unit_test(insert_one_row), cmocka_unit_test(insert_rows), cmocka_unit_test(update), cmocka_unit_test(query),
       cmocka_unit_test(refused), cmocka_unit_test(arrays),
   };
   return cmocka_run_group_tests_name("pg_set", tests, NULL, NULL);

@@ -1387,10 +1387,13 @@ static void pg_exec_write_group(void **state) {
   struct group_job jobs[12];
   static const char *const keys[12] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"};
   memset(jobs, 0, sizeof jobs);
-  jobs[0] = (struct group_job){.id = 1, .value = 1}; /* the statements prepared first */
-  grp_submit_all(ex, jobs, keys, 1);
+  /* the statements and their set forms (D63) prepared first */
+  jobs[0] = (struct group_job){.id = 1, .value = 1};
+  jobs[1] = (struct group_job){.id = 2, .value = 1};
+  grp_submit_all(ex, jobs, keys, 2);
   assert_int_equal(jobs[0].job.status, DB_JOB_COMMIT);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 1);
+  assert_int_equal(jobs[1].job.status, DB_JOB_COMMIT);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 2);
   /* eight keyed jobs: one group, two round trips; each saw the counter the one before left */
   struct db_exec_stats before;
   memset(jobs, 0, sizeof jobs);
@@ -1399,7 +1402,7 @@ static void pg_exec_write_group(void **state) {
   grp_submit_all(ex, jobs, keys, 8);
   grp_expect(ex, &before, 2, 1, 0);
   for (int i = 0; i < 8; i++) assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 9);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 10);
   assert_int_equal(exec_count(ex, &Q_GRP_SUM), 10 + 11 + 12 + 13 + 14 + 15 + 16 + 17);
   /* ten jobs and a group of at most eight: 8 and 2 */
   memset(jobs, 0, sizeof jobs);
@@ -1407,7 +1410,7 @@ static void pg_exec_write_group(void **state) {
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, keys, 10);
   grp_expect(ex, &before, 4, 2, 0);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 19);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 20);
   /* one key twice: never in one group (k1 k1 k2 k2: groups {k1 k2} twice) */
   static const char *const twice[4] = {"k1", "k1", "k2", "k2"};
   memset(jobs, 0, sizeof jobs);
@@ -1415,14 +1418,14 @@ static void pg_exec_write_group(void **state) {
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, twice, 4);
   grp_expect(ex, &before, 4, 2, 0);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 23);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 24);
   /* no key: each alone */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 3; i++) jobs[i] = (struct group_job){.id = i + 1, .value = 3};
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, NULL, 3);
   grp_expect(ex, &before, 6, 0, 0);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 26);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 27);
   assert_int_equal(exec_count(ex, &Q_GRP_ODD), 14);
   /* a refusal in a group: it runs alone, the others once more as a group */
   memset(jobs, 0, sizeof jobs);
@@ -1435,7 +1438,7 @@ static void pg_exec_write_group(void **state) {
     assert_int_equal(jobs[i].job.status, i == 3 ? DB_JOB_ROLLBACK : DB_JOB_COMMIT);
     assert_int_equal(jobs[i].runs, i <= 3 ? 2 : 1); /* the first group stopped at job 3 */
   }
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 31);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 32);
   assert_int_equal(exec_count(ex, &Q_GRP_ODD), 17); /* ids 1, 3 and 5 (id 4 was refused) */
   /* a refusal, then a held-back write the server refuses in COMMIT's pipeline (no job to
    * blame): the second group runs each job alone; only those two fail or roll back */
@@ -1453,7 +1456,7 @@ static void pg_exec_write_group(void **state) {
     /* group 1 up to job 4's refusal, job 4 alone; group 2 of the five, then each alone */
     assert_int_equal(jobs[i].runs, i == 4 || i == 5 ? 2 : 3);
   }
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 35); /* the four that committed */
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 36); /* the four that committed */
   assert_int_equal(exec_count(ex, &Q_GRP_ODD), 18);    /* id 1; 3 failed, 5 was refused */
   /* rows 1, 2, 4 and 6 hold 100, 101, 103, 105; rows 3 and 5 kept 3, rows 7-10 1 */
   assert_int_equal(exec_count(ex, &Q_GRP_SUM), 100 + 101 + 3 + 103 + 3 + 105 + 1 + 1 + 1 + 1);
@@ -1472,7 +1475,7 @@ static void pg_exec_write_group(void **state) {
       if (k != i && strcmp(withs[k], withs[i]) == 0 && strcmp(backwards[k], backwards[i]) < 0)
         assert_true(jobs[k].order < jobs[i].order);
   }
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 43);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 44);
   assert_int_equal(exec_count(ex, &Q_GRP_ODD), 22);
   db_exec_stop(ex);
   /* write_group 1: keyed jobs run alone */
@@ -1484,7 +1487,7 @@ static void pg_exec_write_group(void **state) {
   db_exec_stats(ex, &before);
   grp_submit_all(ex, jobs, keys, 4);
   grp_expect(ex, &before, 0, 0, 0);
-  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 47);
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 48);
   assert_int_equal(exec_count(ex, &Q_GRP_ODD), 24);
   db_exec_stop(ex);
   cfg.write_group = 33;
@@ -1514,9 +1517,44 @@ static const db_sql Q_MRG_LANE = {
     .name = "mrg_lane",
     .sql = "INSERT INTO t_mrg_lane AS l (id, bal) SELECT $1, $2 ON CONFLICT (id) DO UPDATE SET bal = l.bal + EXCLUDED.bal"};
 
+/* Each job prefetches the rows of t_mrg_look for its id (id % 3 of them, the second with a NULL)
+ * and their count through a WITH that locks them: merged, the answers must come back split,
+ * each job's its own. */
+static const db_sql Q_MRG_LOOK = {.name = "mrg_look", .sql = "SELECT n, s FROM t_mrg_look WHERE k = $1 ORDER BY n DESC"};
+static const db_sql Q_MRG_LOOK_N = {
+    .name = "mrg_look_n", .sql = "WITH x AS (SELECT n FROM t_mrg_look WHERE k = $1 FOR UPDATE) SELECT count(*) FROM x"};
+
+static int mrg_prefetch(db_conn *c, void *arg) {
+  struct merge_job *j = arg;
+  db_val k[] = {db_int(j->id)};
+  int rc = db_prefetch(c, &Q_MRG_LOOK, k, 1);
+  return rc < 0 ? rc : db_prefetch(c, &Q_MRG_LOOK_N, k, 1);
+}
+
+static int mrg_check_look(db_conn *c, const struct merge_job *j) {
+  db_val k[] = {db_int(j->id)};
+  db_cursor *cur = NULL;
+  int rc = db_query(c, &Q_MRG_LOOK, k, 1, &cur);
+  if (rc < 0) return rc;
+  int want = j->id % 3, got = 0;
+  while ((rc = db_step(cur)) == DB_ROW) {
+    char s[32];
+    int n = want - got++;
+    snprintf(s, sizeof s, "s%d-%d", j->id, n);
+    if (db_col_int(cur, 0) != n || (n == 2 ? !db_col_null(cur, 1) : strcmp(db_col_text(cur, 1), s) != 0)) rc = DB_ERR;
+    if (rc == DB_ERR) break;
+  }
+  db_reset(cur);
+  if (rc < 0) return rc;
+  int64_t count = -1;
+  if (got != want || db_query_int(c, &Q_MRG_LOOK_N, k, 1, &count) != DB_ROW || count != want) return DB_ERR;
+  return DB_OK;
+}
+
 static int mrg_run(db_conn *c, void *arg) {
   struct merge_job *j = arg;
   j->runs++;
+  if (mrg_check_look(c, j) != DB_OK) return DB_ERR;
   char note[64], row_id[32], memo[32];
   snprintf(note, sizeof note, "n%d \"q\" \\b {x,y} 'z'", j->id);
   int rc = DB_OK;
@@ -1549,7 +1587,8 @@ static void mrg_submit(db_exec *ex, struct merge_job *jobs, int n) {
   db_job *all[8];
   assert_true(n <= 8);
   for (int i = 0; i < n; i++) {
-    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .run = mrg_run, .arg = &jobs[i], .group_key = keys[i], .group_with = "m"};
+    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = mrg_prefetch, .run = mrg_run, .arg = &jobs[i],
+                           .group_key = keys[i], .group_with = "m"};
     all[i] = &jobs[i].job;
   }
   submit_gated(ex, all, n);
@@ -1591,44 +1630,49 @@ static void pg_exec_write_group_merge(void **state) {
   char url[URL_LEN], err[ERR_LEN];
   case_url(state, url, sizeof url);
   db_conn *c = open_ok(url);
-  script_ok(c, "DROP TABLE IF EXISTS t_mrg_row, t_mrg_ev, t_mrg_acct, t_mrg_head, t_mrg_lane;"
+  script_ok(c, "DROP TABLE IF EXISTS t_mrg_row, t_mrg_ev, t_mrg_acct, t_mrg_head, t_mrg_lane, t_mrg_look;"
                "CREATE TABLE t_mrg_row (id TEXT PRIMARY KEY, job BIGINT NOT NULL, note TEXT);"
                "CREATE TABLE t_mrg_ev (id TEXT NOT NULL, s INTEGER NOT NULL, k TEXT NOT NULL, PRIMARY KEY (id, s));"
                "CREATE TABLE t_mrg_acct (id INTEGER PRIMARY KEY, bal BIGINT NOT NULL);"
                "INSERT INTO t_mrg_acct SELECT i, 0 FROM generate_series(1, 99) AS i;"
                "CREATE TABLE t_mrg_head (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL, h TEXT NOT NULL);"
                "INSERT INTO t_mrg_head VALUES (0, 0, 'h0');"
-               "CREATE TABLE t_mrg_lane (id INTEGER PRIMARY KEY, bal BIGINT NOT NULL)");
+               "CREATE TABLE t_mrg_lane (id INTEGER PRIMARY KEY, bal BIGINT NOT NULL);"
+               "CREATE TABLE t_mrg_look (k INTEGER NOT NULL, n INTEGER NOT NULL, s TEXT, PRIMARY KEY (k, n));"
+               "INSERT INTO t_mrg_look SELECT k, n, CASE WHEN n = 2 THEN NULL ELSE 's' || k || '-' || n END "
+               "FROM generate_series(1, 99) AS k, generate_series(1, 2) AS n WHERE n <= k % 3");
   db_close(c);
   struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .write_group = 8};
   db_exec *ex = db_exec_start(&cfg, err, sizeof err);
   if (ex == NULL) fail_msg("db_exec_start: %s", err);
   struct merge_job jobs[8];
   struct db_exec_stats before;
-  /* eight jobs, one group. The first job's rows, event and account go before its head read
-   * (1 merged: its two rows); COMMIT's pipeline then carries 14 rows, 7 events and 7 accounts
-   * of the others and 8 heads and 8 lanes of all, one statement each: 13 + 6 + 6 + 7 + 7. */
+  /* eight jobs, one group. BEGIN's pipeline carries the 8 + 8 prefetches in two statements
+   * (7 + 7 merged). The first job's rows, event and account go before its head read (1: its
+   * two rows); COMMIT's pipeline then carries 14 rows, 7 events and 7 accounts of the others
+   * and 8 heads and 8 lanes of all, one statement each: 13 + 6 + 6 + 7 + 7. */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 8; i++) jobs[i] = (struct merge_job){.id = i + 1, .acct = i + 1};
   db_exec_stats(ex, &before);
   mrg_submit(ex, jobs, 8);
   for (int i = 0; i < 8; i++) assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
-  mrg_expect(ex, &before, 1 + 13 + 6 + 6 + 7 + 7, 1, 0);
+  mrg_expect(ex, &before, 7 + 7 + 1 + 13 + 6 + 6 + 7 + 7, 1, 0);
   assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 16);
   assert_int_equal(exec_count(ex, &Q_MRG_NULLS), 1);
   assert_int_equal(exec_count(ex, &Q_MRG_BAL), 8);
   assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 8 * 100 + 8); /* seq 8 and the last job's h8 */
   assert_int_equal(exec_count(ex, &Q_MRG_LANE_BAL), 36);     /* 1 + 2 + ... + 8 */
   assert_int_equal(pool_count(ex, &Q_MRG_PLANS), 1);
-  /* the same again, set forms prepared: BEGIN's pipeline, the first job's head read, COMMIT */
+  /* the same again, set forms prepared: BEGIN's pipeline with the prefetches, the first job's
+   * head read, COMMIT */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 2; i++) jobs[i] = (struct merge_job){.id = 41 + i, .acct = 41 + i};
   db_exec_stats(ex, &before);
   mrg_submit(ex, jobs, 2);
-  mrg_expect(ex, &before, 1 + 1 + 1 + 1, 1, 0); /* rows of 41, rows of 42, heads, lanes */
+  mrg_expect(ex, &before, 2 + 1 + 1 + 1 + 1, 1, 0); /* prefetches, rows of 41, rows of 42, heads, lanes */
   struct db_exec_stats after;
   db_exec_stats(ex, &after);
-  assert_int_equal(after.round_trips - before.round_trips, 2);
+  assert_int_equal(after.round_trips - before.round_trips, 3);
   /* two jobs' ROWS on one row: the merged UPDATE changes it once, a count short; alone, both */
   memset(jobs, 0, sizeof jobs);
   for (int i = 0; i < 4; i++) jobs[i] = (struct merge_job){.id = 11 + i, .acct = 11 + i};
@@ -1639,7 +1683,7 @@ static void pg_exec_write_group_merge(void **state) {
     assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
     assert_int_equal(jobs[i].runs, 2);
   }
-  mrg_expect(ex, &before, 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
+  mrg_expect(ex, &before, 3 + 3 + 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
   assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 28);
   assert_int_equal(exec_count(ex, &Q_MRG_BAL), 14);
   assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 14 * 100 + 14);
@@ -1654,7 +1698,7 @@ static void pg_exec_write_group_merge(void **state) {
     if (i == 2) assert_true(jobs[i].job.status < 0);
     else assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
   }
-  mrg_expect(ex, &before, 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
+  mrg_expect(ex, &before, 3 + 3 + 1 + 5 + 2 + 2 + 3 + 3, 1, 1);
   assert_int_equal(exec_count(ex, &Q_MRG_ROWS), 34);
   assert_int_equal(exec_count(ex, &Q_MRG_BAL), 17);
   assert_int_equal(exec_count(ex, &Q_MRG_SEQ), 17 * 100 + 24);
