@@ -163,7 +163,7 @@ char *metrics_render(struct db_exec *ex, size_t *len) {
         {"mps_store_busy_retries_total", "counter", "Jobs retried after a lock or serialization conflict.",
          st.busy_retries},
         {"mps_store_holds_merged_total", "counter",
-         "PostgreSQL write group statements sent inside another's, over arrays (D63).", st.holds_merged},
+         "PostgreSQL: statements of a write group (writes and prefetched queries) sent inside another's, over arrays (D63).", st.holds_merged},
         {"mps_store_group_reruns_total", "counter",
          "Group transactions run again: SQLite with a savepoint per job, PostgreSQL each job alone.", st.group_reruns},
         {"mps_store_jobs_inline_total", "counter",

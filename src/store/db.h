@@ -129,7 +129,8 @@ int db_run_later_race(db_conn *c, const db_sql *q, const db_val *args, int nargs
 int db_run_later_taken(db_conn *c, const db_sql *q, const db_val *args, int nargs, int64_t expect_changes);
 /* How a PostgreSQL write group (D62) may send the holds of one statement that its jobs made
  * as one statement over arrays (D63, db_pg_set.h); outside a group, and on SQLite, nothing
- * changes. A plain INSERT ... VALUES is always sent so (it writes its rows or fails). The
+ * changes. A plain INSERT ... VALUES is always sent so (it writes its rows or fails), and so
+ * is a prefetched query (db_prefetch; its answer is split again per prefetch). The
  * caller vouches that holds of different jobs touch different rows (ROWS) or the one row as
  * said (LAST, SUM), and that reordering them among the group's other writes changes nothing
  * but which of two failures comes first: any failure makes every job of the group run alone. */
