@@ -60,8 +60,8 @@ static const struct opt opts[] = {
      "PostgreSQL: most queued READ jobs a reader thread sends in one round trip (1 = one at a time)."},
     {"db-write-group", "MPS_DB_WRITE_GROUP", OPT_INT, S(db_write_group), "32", 1, 32, NULL, SRV,
      "PostgreSQL: most queued wallet payments of different members a pool connection runs in one transaction (1 = each alone)."},
-    {"db-pool-size", "MPS_DB_POOL_SIZE", OPT_INT, S(db_pool_size), "8", 1, 256, NULL, SRV,
-     "PostgreSQL: connections (one thread each) for WRITE jobs."},
+    {"db-pool-size", "MPS_DB_POOL_SIZE", OPT_INT, S(db_pool_size), "0", 0, 256, NULL, SRV,
+     "PostgreSQL: connections (one thread each) for WRITE jobs; 0 = twice the cores, 2 to 16 (D64)."},
     {"db-batch-max", "MPS_DB_BATCH_MAX", OPT_INT, S(db_batch_max), "64", 1, 1024, NULL, SRV,
      "SQLite: most write jobs committed together in one group transaction (one fsync)."},
     {"db-wal-frames", "MPS_DB_WAL_FRAMES", OPT_INT, S(db_wal_frames), "16384", 64, 1048576, NULL, SRV,
@@ -214,10 +214,9 @@ static int validate(struct mps_config *cfg, enum config_use use, char *err, size
       return -1;
     }
     (void)addr;
-    if (cfg->http_threads == 0) {
-      long n = sysconf(_SC_NPROCESSORS_ONLN);
-      cfg->http_threads = n < 1 ? 1 : (n > 64 ? 64 : (int)n);
-    }
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cfg->http_threads == 0) cfg->http_threads = cores < 1 ? 1 : (cores > 64 ? 64 : (int)cores);
+    if (cfg->db_pool_size == 0) cfg->db_pool_size = cores < 1 ? 2 : (cores > 8 ? 16 : 2 * (int)cores);
     size_t secret_len = strlen(cfg->jwt_secret);
     if (cfg->mode == MPS_MODE_PRODUCTION && secret_len == 0) {
       snprintf(err, err_len, "MPS_JWT_SECRET (--jwt-secret): required in production mode");
