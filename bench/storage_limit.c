@@ -2,12 +2,12 @@
  * POST /api/payment/verify run straight on the store executor, without HTTP.
  *
  *   storage_limit --db-url URL --seed DIR [--duration 10] [--warmup 0] [--concurrency 64]
- *                 [--amount 100] [--readers 4] [--pool 8] [--batch 64] [--queue 10000]
+ *                 [--amount 100] [--readers 4] [--pool N] [--batch 64] [--queue 10000]
  *                 [--store sqlite|postgres]
  *
  * Starts the executor exactly as mpsd does (db_exec_start with mpsd's defaults: SQLite one
  * group-commit writer, batches of up to 64 jobs, one fsync per group; PostgreSQL a pool of
- * 8 connections, one transaction per job) and keeps --concurrency payment jobs outstanding
+ * twice the cores, 2 to 16 (D64), write groups of up to 32 payments) and keeps --concurrency payment jobs outstanding
  * (like that many keep-alive HTTP connections, one request in flight each): the moment one
  * is done the next is submitted. Each job does what the HTTP request's store job does:
  *   1. the token check of http/auth.c (the clerk's token version, role and merchant status:
@@ -29,6 +29,7 @@
 #include "api/api.h"
 #include "bench_common.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/roles.h"
 #include "common/token.h"
@@ -170,10 +171,11 @@ int main(int argc, char **argv) {
   g.amount = strtoll(bench_opt(argc, argv, "--amount", "100"), NULL, 10);
   struct db_exec_config ec = {.url = url,
                               .readers = atoi(bench_opt(argc, argv, "--readers", "4")),
-                              .pool_size = atoi(bench_opt(argc, argv, "--pool", "8")),
+                              .pool_size = atoi(bench_opt(argc, argv, "--pool", "0")),
                               .batch_max = atoi(bench_opt(argc, argv, "--batch", "64")),
                               .write_group = atoi(bench_opt(argc, argv, "--write-group", "32")),
                               .queue_max = atoi(bench_opt(argc, argv, "--queue", "10000"))};
+  if (ec.pool_size == 0) ec.pool_size = config_default_pool_size(); /* mpsd's default (D64) */
   if (!url || !seed_dir || duration <= 0 || conc < 1 || conc > MAX_CONC || g.amount < 1) {
     fprintf(stderr, "usage: storage_limit --db-url URL --seed DIR [--duration S] [--warmup S] "
                     "[--concurrency N] [--amount MINOR] [--readers N] [--pool N] [--batch N] [--write-group N]\n");

@@ -202,6 +202,11 @@ static int check_db_url(struct mps_config *cfg, char *err, size_t err_len) {
   return -1;
 }
 
+int config_default_pool_size(void) {
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  return cores < 1 ? 2 : cores > 8 ? 16 : 2 * (int)cores;
+}
+
 static int validate(struct mps_config *cfg, enum config_use use, char *err, size_t err_len) {
   if (use == CONFIG_SERVER) {
     unsigned char addr[4];
@@ -214,9 +219,11 @@ static int validate(struct mps_config *cfg, enum config_use use, char *err, size
       return -1;
     }
     (void)addr;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (cfg->http_threads == 0) cfg->http_threads = cores < 1 ? 1 : (cores > 64 ? 64 : (int)cores);
-    if (cfg->db_pool_size == 0) cfg->db_pool_size = cores < 1 ? 2 : (cores > 8 ? 16 : 2 * (int)cores);
+    if (cfg->http_threads == 0) {
+      long n = sysconf(_SC_NPROCESSORS_ONLN);
+      cfg->http_threads = n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+    }
+    if (cfg->db_pool_size == 0) cfg->db_pool_size = config_default_pool_size();
     size_t secret_len = strlen(cfg->jwt_secret);
     if (cfg->mode == MPS_MODE_PRODUCTION && secret_len == 0) {
       snprintf(err, err_len, "MPS_JWT_SECRET (--jwt-secret): required in production mode");

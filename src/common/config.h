@@ -55,6 +55,8 @@ int config_load(struct mps_config *cfg, enum config_use use, int argc, char **ar
 
 /* The option table as text (for --help) and as a Markdown table (docs). */
 void config_print_help(FILE *out, const char *program);
+/* MPS_DB_POOL_SIZE's default (0): twice the online cores, 2 to 16 (D64). */
+int config_default_pool_size(void);
 void config_print_markdown(FILE *out);
 
 /* True when the database URL selects PostgreSQL. */
