@@ -60,7 +60,7 @@ db_conn *db_open_flags(const char *url, int flags, char *err, size_t err_len) {
   size_t slen = url_scheme_len(url);
   if (slen == 0) return db_sqlite_open(url, flags, err, err_len); /* a plain path */
   if (scheme_is(url, slen, "postgres") || scheme_is(url, slen, "postgresql"))
-    return db_pg_open(url, err, err_len);
+    return db_pg_open(url, flags, err, err_len);
   if (scheme_is(url, slen, "sqlite")) {
     const char *path = url + slen + 1;
     if (strncmp(path, "//", 2) == 0) path += 2; /* sqlite:///abs/path */

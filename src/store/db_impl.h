@@ -101,11 +101,14 @@ static inline const char *db_qname(const db_sql *q) {
 
 /* Backends. */
 /* flags: DB_OPEN_WAL_BUFFER (SQLite: the VFS of store/wal_buffer.h; only for a connection one
- * thread uses for its whole life) */
+ * thread uses for its whole life); DB_OPEN_INDEXES (PostgreSQL: the session plans no
+ * sequential scan where an index serves, enable_seqscan off from its every connect, D65). A
+ * backend ignores the flags that are not its own. */
 #define DB_OPEN_WAL_BUFFER 1
+#define DB_OPEN_INDEXES 2
 db_conn *db_sqlite_open(const char *path, int flags, char *err, size_t err_len);
 db_conn *db_open_flags(const char *url, int flags, char *err, size_t err_len);
-db_conn *db_pg_open(const char *url, char *err, size_t err_len);
+db_conn *db_pg_open(const char *url, int flags, char *err, size_t err_len);
 
 /* Error text helpers (truncate silently; err may be NULL when err_len is 0). */
 void db_set_errmsg(db_conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -99,6 +99,7 @@ struct pg_conn {
   int nahead;
   size_t ahead_used;
   char ahead_arena[PG_AHEAD_ARENA];
+  bool indexes;    /* DB_OPEN_INDEXES: every session plans no sequential scan (pg_session_setup) */
   char *set_arena; /* the arrays of merged holds (PG_SET_ARENA bytes, allocated at the first merge) */
   size_t set_used;
 };
@@ -170,7 +171,8 @@ static void pg_free_stmt(db_conn *c, void *entry) {
 
 /* Session settings; run after every (re)connect. */
 static int pg_session_setup(struct pg_conn *p) {
-  PGresult *res = PQexec(p->pg, "SET client_min_messages = warning");
+  PGresult *res = PQexec(p->pg, p->indexes ? "SET client_min_messages = warning; SET enable_seqscan = off"
+                                           : "SET client_min_messages = warning");
   p->base.round_trips++;
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, "session setup", res);
   PQclear(res);
@@ -695,6 +697,9 @@ static const char *const SET_PLANS[] = {
     "set_config('enable_hashjoin', 'off', false), set_config('enable_mergejoin', 'off', false)"};
 static const char *const SET_PLANS_UNDO[] = {"RESET plan_cache_mode", "RESET enable_seqscan", "RESET enable_hashjoin",
                                              "RESET enable_mergejoin"};
+/* RESET would go back to the session's start: a DB_OPEN_INDEXES session's own setting again */
+static const char *const SET_PLANS_UNDO_INDEXES[] = {"RESET plan_cache_mode", "SET enable_seqscan = off",
+                                                     "RESET enable_hashjoin", "RESET enable_mergejoin"};
 #define NCMDS(a) ((int)(sizeof(a) / sizeof(a)[0]))
 
 static bool send_cmds(struct pg_conn *p, const char *const *cmds, int n) {
@@ -726,13 +731,15 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   if (out) *out = NULL;
   int generic_from = -1, generic_to = -1;
   if (p->base.in_group) merge_holds(p, &generic_from, &generic_to);
+  const char *const *undo = p->indexes ? SET_PLANS_UNDO_INDEXES : SET_PLANS_UNDO;
+  static_assert(NCMDS(SET_PLANS_UNDO) == NCMDS(SET_PLANS_UNDO_INDEXES), "one count for both");
   int n = p->nlater;
   drop_later(p);
   if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
   bool sent = true;
   for (int i = 0; i < n && sent; i++) {
     const struct pg_later *l = &p->later[i];
-    if (i == generic_to + 1 && generic_to >= 0) sent = send_cmds(p, SET_PLANS_UNDO, NCMDS(SET_PLANS_UNDO));
+    if (i == generic_to + 1 && generic_to >= 0) sent = send_cmds(p, undo, NCMDS(SET_PLANS_UNDO));
     if (i == generic_from && sent) sent = send_cmds(p, SET_PLANS, NCMDS(SET_PLANS));
     if (l->skip && l->ahead >= 0) p->ahead[l->ahead].sent = true; /* its answer comes in another's */
     if (l->skip || !sent) continue;
@@ -747,7 +754,7 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
                                NULL, 0) == 1;
     if (l->ahead >= 0) p->ahead[l->ahead].sent = true;
   }
-  if (sent && generic_to == n - 1) sent = send_cmds(p, SET_PLANS_UNDO, NCMDS(SET_PLANS_UNDO));
+  if (sent && generic_to == n - 1) sent = send_cmds(p, undo, NCMDS(SET_PLANS_UNDO));
   if (sent && f) {
     sent = f->st ? PQsendQueryPrepared(p->pg, f->st->name, f->nparams, f->nparams > 0 ? f->values : NULL,
                                        NULL, NULL, 0) == 1
@@ -766,8 +773,8 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   char first[DB_ERRMSG_LEN]; /* the first failure's text: the statements after it only say "not run" */
   for (int i = 0; i <= n; i++) {
     int r = DB_OK;
-    const char *const *cmds = i == generic_to + 1 && generic_to >= 0 ? SET_PLANS_UNDO : i == generic_from ? SET_PLANS : NULL;
-    int ncmds = cmds == SET_PLANS_UNDO ? NCMDS(SET_PLANS_UNDO) : cmds == SET_PLANS ? NCMDS(SET_PLANS) : 0;
+    const char *const *cmds = i == generic_to + 1 && generic_to >= 0 ? undo : i == generic_from ? SET_PLANS : NULL;
+    int ncmds = cmds == undo ? NCMDS(SET_PLANS_UNDO) : cmds == SET_PLANS ? NCMDS(SET_PLANS) : 0;
     for (int k = 0; k < ncmds; k++) {
       r = pipeline_result(p, cmds[k], -1, false, DB_RACE_NONE, NULL);
       if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
@@ -1174,7 +1181,7 @@ static const struct db_ops PG_OPS = {
     .server_version = pg_server_version,
 };
 
-db_conn *db_pg_open(const char *url, char *err, size_t err_len) {
+db_conn *db_pg_open(const char *url, int flags, char *err, size_t err_len) {
   assert(url != NULL);
   struct pg_conn *p = calloc(1, sizeof *p);
   if (p == NULL) {
@@ -1183,6 +1190,7 @@ db_conn *db_pg_open(const char *url, char *err, size_t err_len) {
   }
   p->base.ops = &PG_OPS;
   p->base.kind = DB_POSTGRES;
+  p->indexes = (flags & DB_OPEN_INDEXES) != 0;
   /* Later keywords win, so the URL (expanded from dbname) overrides our defaults. */
   const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
   const char *const vals[] = {PG_CONNECT_TIMEOUT_S, "mps", url, NULL};

@@ -885,7 +885,7 @@ static int open_workers(db_exec *ex, const char *url, int lent, char *err, size_
     struct worker *w = &ex->workers[i];
     /* a PostgreSQL reader is held to SELECTs by its read transactions (D53) */
     bool query_only = w->role == W_READER && ex->kind == DB_SQLITE;
-    w->conn = query_only ? open_reader(url, err, err_len) : db_open(url, err, err_len);
+    w->conn = query_only ? open_reader(url, err, err_len) : db_open_flags(url, DB_OPEN_INDEXES, err, err_len);
     if (w->conn == NULL) return -1;
   }
   for (int i = 0; ex->kind == DB_SQLITE && i < lent; i++) {
@@ -1016,7 +1016,7 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     return NULL;
   }
   /* the SQLite writer: one thread for its whole life, so its WAL writes may be buffered */
-  db_conn *first = db_open_flags(cfg->url, DB_OPEN_WAL_BUFFER, err, err_len);
+  db_conn *first = db_open_flags(cfg->url, DB_OPEN_WAL_BUFFER | DB_OPEN_INDEXES, err, err_len);
   if (first == NULL) return NULL;
   enum db_kind kind = db_conn_kind(first);
   if (validate_config(cfg, kind, err, err_len) != 0 ||

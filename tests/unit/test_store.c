@@ -1605,10 +1605,11 @@ static const db_sql Q_MRG_BAL = {.name = "mrg_bal", .sql = "SELECT COALESCE(sum(
 static const db_sql Q_MRG_SEQ = {.name = "mrg_seq", .sql = "SELECT seq * 100 + CAST(substr(h, 2) AS INTEGER) FROM t_mrg_head WHERE id = 0"};
 static const db_sql Q_MRG_LANE_BAL = {.name = "mrg_lane_bal", .sql = "SELECT bal FROM t_mrg_lane WHERE id = 7"};
 
-/* the planner settings of the pool connection: back as they were after a merged pipeline */
+/* the planner settings of the pool connection: back as they were after a merged pipeline (the
+ * executor's sessions plan no sequential scan, D65) */
 static const db_sql Q_MRG_PLANS = {
     .name = "mrg_plans",
-    .sql = "SELECT CASE WHEN current_setting('plan_cache_mode') = 'auto' AND current_setting('enable_seqscan') = 'on' "
+    .sql = "SELECT CASE WHEN current_setting('plan_cache_mode') = 'auto' AND current_setting('enable_seqscan') = 'off' "
            "AND current_setting('enable_hashjoin') = 'on' AND current_setting('enable_mergejoin') = 'on' THEN 1 ELSE 0 END"};
 
 static int64_t pool_count(db_exec *ex, const db_sql *q) {
@@ -1998,6 +1999,14 @@ static void exec_pg_reconnect(void **state) {
   job.arg = &pid2;
   assert_int_equal(db_exec_run_sync(ex, &job), DB_JOB_COMMIT);
   assert_true(pid2 != pid && pid2 > 0);
+  /* the executor's sessions plan no sequential scan (D65), a re-established one too; a
+   * connection of its own (mpsctl's) plans as the server is configured */
+  static const db_sql noseq = {
+      .name = "noseq", .sql = "SELECT CASE WHEN current_setting('enable_seqscan') = 'off' THEN 1 ELSE 0 END"};
+  assert_int_equal(exec_count(ex, &noseq), 1);
+  c = open_ok(url);
+  assert_int_equal(query_int_ok(c, &noseq, NULL, 0), 0);
+  db_close(c);
   db_exec_stop(ex);
 }
 
