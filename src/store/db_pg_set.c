@@ -55,6 +55,8 @@ static void put(struct text *t, const char *s, size_t len) {
   t->s[t->len] = '\0';
 }
 
+#define PUT(t, lit) put((t), (lit), sizeof(lit) - 1) /* a string literal */
+
 static void putf(struct text *t, const char *fmt, ...) {
   char buf[128];
   va_list ap;
@@ -129,12 +131,13 @@ static bool put_params(struct text *t, const char *s, const char *end, int n) {
 
 /* with_i: WITH ORDINALITY, the element's number in mps_u.mps_i */
 static void put_unnest(struct text *t, int n, const char *const *types, bool with_i) {
-  put(t, " FROM unnest(", 13);
+  PUT(t, " FROM unnest(");
   for (int k = 1; k <= n; k++) putf(t, "%s$%d::%s[]", k > 1 ? ", " : "", k, types[k - 1]);
-  put(t, with_i ? ") WITH ORDINALITY AS mps_u(" : ") AS mps_u(", with_i ? 27 : 11);
+  if (with_i) PUT(t, ") WITH ORDINALITY AS mps_u(");
+  else PUT(t, ") AS mps_u(");
   for (int k = 1; k <= n; k++) putf(t, "%smps_%d", k > 1 ? ", " : "", k);
-  if (with_i) put(t, ", mps_i", 7);
-  put(t, ")", 1);
+  if (with_i) PUT(t, ", mps_i");
+  PUT(t, ")");
 }
 
 /* VALUES' rows from rows to end: how many top-level (...) tuples, or -1 when it is anything
@@ -182,16 +185,16 @@ static bool insert_form(struct text *t, const char *sql, const char *end, int n,
     const char *open = strchr(rows, '(');
     const char *close = end;
     while (close > open && *close != ')') close--;
-    put(t, "SELECT ", 7);
+    PUT(t, "SELECT ");
     if (!put_params(t, open + 1, close, n)) return false;
     put_unnest(t, n, types, false);
     return true;
   }
-  put(t, "SELECT mps_v.*", 14);
+  PUT(t, "SELECT mps_v.*");
   put_unnest(t, n, types, false);
-  put(t, " CROSS JOIN LATERAL (VALUES", 27);
+  PUT(t, " CROSS JOIN LATERAL (VALUES");
   if (!put_params(t, rows, end, n)) return false;
-  put(t, ") AS mps_v", 10);
+  PUT(t, ") AS mps_v");
   return true;
 }
 
@@ -205,7 +208,7 @@ static bool update_form(struct text *t, const char *sql, const char *end, int n,
   put(t, sql, (size_t)(set - sql)); /* UPDATE t */
   if (!put_params(t, set, where, n)) return false;
   put_unnest(t, n, types, false);
-  put(t, " ", 1);
+  PUT(t, " ");
   return put_params(t, where, end, n);
 }
 
@@ -227,11 +230,11 @@ static bool read_form(struct text *t, const char *sql, const char *end, int n, c
   for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
     if (find_word(sql, end, refused[i], false) != NULL) return false;
   if (has_update(sql, end)) return false;
-  put(t, "SELECT mps_u.mps_i, mps_q.*", 27);
+  PUT(t, "SELECT mps_u.mps_i, mps_q.*");
   put_unnest(t, n, types, true);
-  put(t, " CROSS JOIN LATERAL (", 21);
+  PUT(t, " CROSS JOIN LATERAL (");
   if (!put_params(t, sql, end, n)) return false;
-  put(t, ") AS mps_q", 10);
+  PUT(t, ") AS mps_q");
   return true;
 }
 
