@@ -57,6 +57,7 @@ static void put(struct text *t, const char *s, size_t len) {
 
 #define PUT(t, lit) put((t), (lit), sizeof(lit) - 1) /* a string literal */
 
+static void putf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void putf(struct text *t, const char *fmt, ...) {
   char buf[128];
   va_list ap;
