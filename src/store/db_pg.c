@@ -372,13 +372,19 @@ static int restart_session(struct pg_conn *p, const char *what) {
   return pg_session_setup(p);
 }
 
-static int64_t cmd_tuples(const PGresult *res) {
-  const char *s = PQcmdTuples((PGresult *)res);
-  if (s == NULL || s[0] == '\0') return 0;
+/* s as an int64: false when it is empty, not a whole decimal integer, or out of range */
+static bool parse_i64(const char *s, int64_t *out) {
+  if (s == NULL || *s == '\0') return false;
   char *end = NULL;
   errno = 0;
   long long v = strtoll(s, &end, 10);
-  return errno == 0 && *end == '\0' ? (int64_t)v : 0;
+  *out = (int64_t)v;
+  return errno == 0 && *end == '\0';
+}
+
+static int64_t cmd_tuples(const PGresult *res) {
+  int64_t v = 0;
+  return parse_i64(PQcmdTuples((PGresult *)res), &v) ? v : 0;
 }
 
 /* A held-back write's row count is checked on the server (D58). COMMIT travels in the
@@ -518,15 +524,6 @@ static void merge_last(struct pg_conn *p, int n) {
       }
     }
   }
-}
-
-static bool parse_i64(const char *s, int64_t *out) {
-  if (s == NULL || *s == '\0') return false;
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  *out = (int64_t)v;
-  return errno == 0 && *end == '\0';
 }
 
 /* SUM: holds alike in every argument but the last become the first of them adding their sum
@@ -701,11 +698,33 @@ static const char *const SET_PLANS_UNDO[] = {"RESET plan_cache_mode", "RESET ena
 static const char *const SET_PLANS_UNDO_INDEXES[] = {"RESET plan_cache_mode", "SET enable_seqscan = off",
                                                      "RESET enable_hashjoin", "RESET enable_mergejoin"};
 #define NCMDS(a) ((int)(sizeof(a) / sizeof(a)[0]))
+static_assert(NCMDS(SET_PLANS_UNDO) == NCMDS(SET_PLANS_UNDO_INDEXES), "one count for both");
+
+/* The plain commands a pipeline carries before later[i] (i == n: after the last), the set
+ * forms being later[from..to] (-1 when none): SET_PLANS before the first, the undo after the
+ * last. Their count in *count. */
+static const char *const *plan_cmds(const struct pg_conn *p, int i, int from, int to, int *count) {
+  *count = 0;
+  if (to >= 0 && i == to + 1) {
+    *count = NCMDS(SET_PLANS_UNDO);
+    return p->indexes ? SET_PLANS_UNDO_INDEXES : SET_PLANS_UNDO;
+  }
+  if (i == from) *count = NCMDS(SET_PLANS);
+  return SET_PLANS;
+}
 
 static bool send_cmds(struct pg_conn *p, const char *const *cmds, int n) {
   for (int i = 0; i < n; i++)
     if (PQsendQueryParams(p->pg, cmds[i], 0, NULL, NULL, NULL, NULL, 0) != 1) return false;
   return true;
+}
+
+/* A pipeline's answers: the first failure is the one returned, its text kept in first (the
+ * statements after it only say "not run"). */
+static void note_result(const struct pg_conn *p, int *rc, int r, char first[DB_ERRMSG_LEN]) {
+  if (*rc != DB_OK || r == DB_OK) return;
+  snprintf(first, DB_ERRMSG_LEN, "%s", p->base.errmsg);
+  *rc = r;
 }
 
 static void merge_holds(struct pg_conn *p, int *from, int *to) {
@@ -731,16 +750,16 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
   if (out) *out = NULL;
   int generic_from = -1, generic_to = -1;
   if (p->base.in_group) merge_holds(p, &generic_from, &generic_to);
-  const char *const *undo = p->indexes ? SET_PLANS_UNDO_INDEXES : SET_PLANS_UNDO;
-  static_assert(NCMDS(SET_PLANS_UNDO) == NCMDS(SET_PLANS_UNDO_INDEXES), "one count for both");
   int n = p->nlater;
   drop_later(p);
   if (PQenterPipelineMode(p->pg) != 1) return pg_fail(p, "pipeline", NULL);
   bool sent = true;
-  for (int i = 0; i < n && sent; i++) {
+  for (int i = 0; i <= n && sent; i++) {
+    int ncmds = 0;
+    const char *const *cmds = plan_cmds(p, i, generic_from, generic_to, &ncmds);
+    sent = send_cmds(p, cmds, ncmds);
+    if (i == n) break;
     const struct pg_later *l = &p->later[i];
-    if (i == generic_to + 1 && generic_to >= 0) sent = send_cmds(p, undo, NCMDS(SET_PLANS_UNDO));
-    if (i == generic_from && sent) sent = send_cmds(p, SET_PLANS, NCMDS(SET_PLANS));
     if (l->skip && l->ahead >= 0) p->ahead[l->ahead].sent = true; /* its answer comes in another's */
     if (l->skip || !sent) continue;
     if (l->st == NULL) {
@@ -754,7 +773,6 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
                                NULL, 0) == 1;
     if (l->ahead >= 0) p->ahead[l->ahead].sent = true;
   }
-  if (sent && generic_to == n - 1) sent = send_cmds(p, undo, NCMDS(SET_PLANS_UNDO));
   if (sent && f) {
     sent = f->st ? PQsendQueryPrepared(p->pg, f->st->name, f->nparams, f->nparams > 0 ? f->values : NULL,
                                        NULL, NULL, 0) == 1
@@ -770,32 +788,22 @@ static int pg_pipeline(struct pg_conn *p, const struct pg_final *f, PGresult **o
     return rc == DB_OK ? DB_CONN : rc;
   }
   int rc = DB_OK;
-  char first[DB_ERRMSG_LEN]; /* the first failure's text: the statements after it only say "not run" */
+  char first[DB_ERRMSG_LEN];
   for (int i = 0; i <= n; i++) {
-    int r = DB_OK;
-    const char *const *cmds = i == generic_to + 1 && generic_to >= 0 ? undo : i == generic_from ? SET_PLANS : NULL;
-    int ncmds = cmds == undo ? NCMDS(SET_PLANS_UNDO) : cmds == SET_PLANS ? NCMDS(SET_PLANS) : 0;
-    for (int k = 0; k < ncmds; k++) {
-      r = pipeline_result(p, cmds[k], -1, false, DB_RACE_NONE, NULL);
-      if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
-      if (rc == DB_OK) rc = r;
-    }
+    int ncmds = 0;
+    const char *const *cmds = plan_cmds(p, i, generic_from, generic_to, &ncmds);
+    for (int k = 0; k < ncmds; k++) note_result(p, &rc, pipeline_result(p, cmds[k], -1, false, DB_RACE_NONE, NULL), first);
     if (i == n) break;
     const struct pg_later *l = &p->later[i];
     if (l->skip) continue;
     PGresult *all = NULL; /* a merged query's answer, every element's rows */
     PGresult **keep = l->ahead < 0 || rc != DB_OK ? NULL : l->in_set ? &all : &p->ahead[l->ahead].res;
-    r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
+    int r = pipeline_result(p, l->name, l->expect, l->checked, l->race, keep);
     if (r == DB_OK && all != NULL) r = split_answer(p, all, i, n);
     PQclear(all);
-    if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
-    if (rc == DB_OK) rc = r;
+    note_result(p, &rc, r, first);
   }
-  if (f) {
-    int r = pipeline_result(p, f->name, -1, false, DB_RACE_NONE, rc == DB_OK ? out : NULL);
-    if (rc == DB_OK && r != DB_OK) snprintf(first, sizeof first, "%s", p->base.errmsg);
-    if (rc == DB_OK) rc = r;
-  }
+  if (f) note_result(p, &rc, pipeline_result(p, f->name, -1, false, DB_RACE_NONE, rc == DB_OK ? out : NULL), first);
   if (rc != DB_OK) db_set_errmsg(&p->base, "%s", first);
   /* Up to the sync point; more results before it mean we lost count: drain them (bounded). */
   bool synced = false;
@@ -932,12 +940,11 @@ static int64_t pg_col_int(db_cursor *base, int col) {
   struct pg_cursor *cur = (struct pg_cursor *)base;
   pg_check_col(cur, col);
   if (PQgetisnull(cur->res, cur->row, col)) return 0;
-  const char *s = PQgetvalue(cur->res, cur->row, col);
-  char *end = NULL;
-  errno = 0;
-  long long v = strtoll(s, &end, 10);
-  assert(errno == 0 && end != s && *end == '\0' && "column is not an integer");
-  return (int64_t)v;
+  int64_t v = 0;
+  bool ok = parse_i64(PQgetvalue(cur->res, cur->row, col), &v);
+  assert(ok && "column is not an integer");
+  (void)ok;
+  return v;
 }
 
 static const char *pg_col_text(db_cursor *base, int col) {
