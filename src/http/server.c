@@ -449,7 +449,6 @@ int server_start(struct app *app, char *err, size_t err_len) {
       MHD_OPTION_CONNECTION_LIMIT, (unsigned)app->cfg.max_connections,
       MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)app->cfg.connection_timeout_s,
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
-      MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
       MHD_OPTION_NOTIFY_COMPLETED, on_completed, app,
       MHD_OPTION_END);
   if (!d) {

@@ -103,10 +103,6 @@ int db_conn_lane(const db_conn *c) {
   return c->lane;
 }
 
-void db_conn_set_lane(db_conn *c, int lane) {
-  assert(c != NULL && lane >= 0 && lane < DB_MAX_LANES);
-  c->lane = lane;
-}
 
 void db_group_begin(db_conn *c) {
   assert(c != NULL && !c->in_group);

@@ -63,13 +63,13 @@ db_conn *db_open(const char *url, char *err, size_t err_len);
 void db_close(db_conn *c);
 enum db_kind db_conn_kind(const db_conn *c);
 
-/* A connection's lane: its index in the executor's PostgreSQL pool (0..pool_size-1), 0 for
- * every other connection. Two transactions running at once never share a lane, so rows keyed
- * by lane (a hot account's balance part, a merchant's payment audit chain) never make them
- * wait for each other (docs/money.md, "hot accounts"). */
+/* A connection's lane: for an executor's PostgreSQL pool connection, the lane its session
+ * claimed, one no other session of the database holds, whichever mpsd node it belongs to
+ * (0..DB_MAX_LANES-1, D66); 0 for every other connection. Two pool transactions running at
+ * once never share a lane, so rows keyed by lane (a hot account's balance part, a merchant's
+ * payment audit chain) never make them wait for each other (docs/money.md, "hot accounts"). */
 #define DB_MAX_LANES 256
 int db_conn_lane(const db_conn *c);
-void db_conn_set_lane(db_conn *c, int lane);
 /* A PostgreSQL write group (exec.h): several queued WRITE jobs in one transaction, every
  * job's prefetch sent before any job ran, so a prefetched answer cannot show what an earlier
  * job of the group wrote. A job that changes a row a later job of the group reads through a

@@ -81,7 +81,7 @@ struct db_conn {
   enum db_kind kind;
   db_cursor *cursor;   /* the open cursor, NULL when none: one at a time */
   int savepoint_depth; /* 0 or 1 */
-  int lane;            /* db_conn_lane(): this connection's index in a PostgreSQL pool, else 0 */
+  int lane;            /* db_conn_lane(): the lane a PostgreSQL pool session claimed, else 0 */
   uint64_t round_trips; /* db_round_trips(): counted by the backend at each wait for an answer */
   uint64_t holds_merged; /* db_holds_merged(): holds a write group sent inside another's statement (D63) */
   bool in_group;        /* exec.c runs a PostgreSQL write group on it (db_group_begin) */
@@ -106,6 +106,7 @@ static inline const char *db_qname(const db_sql *q) {
  * backend ignores the flags that are not its own. */
 #define DB_OPEN_WAL_BUFFER 1
 #define DB_OPEN_INDEXES 2
+#define DB_OPEN_LANE 4 /* PostgreSQL: the session claims a lane no other session holds (db.h, D66) */
 db_conn *db_sqlite_open(const char *path, int flags, char *err, size_t err_len);
 db_conn *db_open_flags(const char *url, int flags, char *err, size_t err_len);
 db_conn *db_pg_open(const char *url, int flags, char *err, size_t err_len);

@@ -100,6 +100,7 @@ struct pg_conn {
   size_t ahead_used;
   char ahead_arena[PG_AHEAD_ARENA];
   bool indexes;    /* DB_OPEN_INDEXES: every session plans no sequential scan (pg_session_setup) */
+  bool own_lane;   /* DB_OPEN_LANE: every session holds a lane of its own (claim_lane) */
   char *set_arena; /* the arrays of merged holds (PG_SET_ARENA bytes, allocated at the first merge) */
   size_t set_used;
 };
@@ -169,6 +170,43 @@ static void pg_free_stmt(db_conn *c, void *entry) {
   free_stmt(entry);
 }
 
+/* DB_OPEN_LANE (D66): the session takes the first lane of 0..DB_MAX_LANES-1 whose session
+ * advisory lock (class PG_LANE_LOCK_CLASS, "mpsl") it gets, so no two sessions of the database
+ * hold one lane at once, whichever mpsd node they belong to. The lock goes with the session
+ * (a lost connection, PQreset, close), and the next session claims again. A lane is a share of
+ * a hot account's balance and a merchant's audit chain, never an identity: a reconnected
+ * session may take another. One round trip a lane tried; at start-up a node's connections take
+ * the lanes in turn, so the k-th tries k + 1 times when it is alone on the database. */
+#define PG_LANE_LOCK_CLASS "1836086124"
+static int claim_lane(struct pg_conn *p) {
+  for (int k = 0; k < DB_MAX_LANES; k++) {
+    char num[16];
+    snprintf(num, sizeof num, "%d", k);
+    const char *const vals[1] = {num};
+    PGresult *res = PQexecParams(p->pg,
+                                 "SELECT CASE WHEN pg_try_advisory_lock(" PG_LANE_LOCK_CLASS ", $1::int4) "
+                                 "THEN 1 ELSE 0 END",
+                                 1, NULL, vals, NULL, NULL, 0);
+    p->base.round_trips++;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+      int rc = pg_fail(p, "lane claim", res);
+      PQclear(res);
+      return rc == DB_OK ? DB_ERR : rc;
+    }
+    bool got = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+    PQclear(res);
+    if (got) {
+      p->base.lane = k;
+      return DB_OK;
+    }
+  }
+  db_set_errmsg(&p->base,
+                "lane claim: all %d lanes are held by other sessions of this database (every mpsd "
+                "pool connection holds one: fewer nodes or a smaller MPS_DB_POOL_SIZE)",
+                DB_MAX_LANES);
+  return DB_ERR;
+}
+
 /* Session settings; run after every (re)connect. */
 static int pg_session_setup(struct pg_conn *p) {
   PGresult *res = PQexec(p->pg, p->indexes ? "SET client_min_messages = warning; SET enable_seqscan = off"
@@ -176,6 +214,7 @@ static int pg_session_setup(struct pg_conn *p) {
   p->base.round_trips++;
   int rc = PQresultStatus(res) == PGRES_COMMAND_OK ? DB_OK : pg_fail(p, "session setup", res);
   PQclear(res);
+  if (rc == DB_OK && p->own_lane) rc = claim_lane(p);
   int v = PQserverVersion(p->pg);
   if (v >= 100000)
     snprintf(p->version, sizeof p->version, "postgresql %d.%d", v / 10000, v % 10000);
@@ -1198,6 +1237,7 @@ db_conn *db_pg_open(const char *url, int flags, char *err, size_t err_len) {
   p->base.ops = &PG_OPS;
   p->base.kind = DB_POSTGRES;
   p->indexes = (flags & DB_OPEN_INDEXES) != 0;
+  p->own_lane = (flags & DB_OPEN_LANE) != 0;
   /* Later keywords win, so the URL (expanded from dbname) overrides our defaults. */
   const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
   const char *const vals[] = {PG_CONNECT_TIMEOUT_S, "mps", url, NULL};

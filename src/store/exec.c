@@ -885,7 +885,9 @@ static int open_workers(db_exec *ex, const char *url, int lent, char *err, size_
     struct worker *w = &ex->workers[i];
     /* a PostgreSQL reader is held to SELECTs by its read transactions (D53) */
     bool query_only = w->role == W_READER && ex->kind == DB_SQLITE;
-    w->conn = query_only ? open_reader(url, err, err_len) : db_open_flags(url, DB_OPEN_INDEXES, err, err_len);
+    /* a pool connection's lane is its own among every session of the database (D66) */
+    int flags = DB_OPEN_INDEXES | (w->role == W_POOL ? DB_OPEN_LANE : 0);
+    w->conn = query_only ? open_reader(url, err, err_len) : db_open_flags(url, flags, err, err_len);
     if (w->conn == NULL) return -1;
   }
   for (int i = 0; ex->kind == DB_SQLITE && i < lent; i++) {
@@ -899,7 +901,6 @@ static int open_workers(db_exec *ex, const char *url, int lent, char *err, size_
 static int start_threads(db_exec *ex, char *err, size_t err_len) {
   for (int i = 0; i < ex->nworkers; i++) {
     struct worker *w = &ex->workers[i];
-    if (w->role == W_POOL) db_conn_set_lane(w->conn, i); /* pool_size <= 256 = DB_MAX_LANES */
     void *(*fn)(void *) = w->role == W_WRITER ? writer_main : single_main;
     int rc = pthread_create(&w->thread, NULL, fn, w);
     if (rc != 0) {
@@ -971,8 +972,7 @@ static db_exec *exec_alloc(enum db_kind kind, const struct db_exec_config *cfg) 
   ex->read_batch = cfg->read_batch ? cfg->read_batch : 1;
   ex->write_group = kind == DB_POSTGRES && cfg->write_group ? cfg->write_group : 1;
   ex->wal_restart_frames = cfg->wal_restart_frames ? cfg->wal_restart_frames : EXEC_WAL_RESTART_FRAMES;
-  /* the writing threads first (PostgreSQL: so a pool connection's lane is its index, D30),
-   * then the readers */
+  /* the writing threads first, then the readers */
   int writers = kind == DB_SQLITE ? 1 : cfg->pool_size;
   ex->nreaders = cfg->readers;
   ex->nworkers = writers + cfg->readers;
@@ -1015,8 +1015,9 @@ db_exec *db_exec_start(const struct db_exec_config *cfg, char *err, size_t err_l
     db_fmt_err(err, err_len, "executor: no configuration or URL");
     return NULL;
   }
-  /* the SQLite writer: one thread for its whole life, so its WAL writes may be buffered */
-  db_conn *first = db_open_flags(cfg->url, DB_OPEN_WAL_BUFFER | DB_OPEN_INDEXES, err, err_len);
+  /* the SQLite writer: one thread for its whole life, so its WAL writes may be buffered; on
+   * PostgreSQL the first pool connection */
+  db_conn *first = db_open_flags(cfg->url, DB_OPEN_WAL_BUFFER | DB_OPEN_INDEXES | DB_OPEN_LANE, err, err_len);
   if (first == NULL) return NULL;
   enum db_kind kind = db_conn_kind(first);
   if (validate_config(cfg, kind, err, err_len) != 0 ||

@@ -116,6 +116,23 @@ describe('start-up', () => {
       assert.equal(r.code, 0, r.stderr);
     }
   });
+
+  // D66: the listening socket is mpsd's alone (SO_REUSEADDR, as libmicrohttpd sets it, but
+  // not SO_REUSEPORT): a second mpsd started by mistake on a port in use must stop, not
+  // quietly take half of the first one's connections.
+  it('on a port another mpsd listens on: exit code 1, "cannot listen", the first serves on', async () => {
+    const s = await startServer({ store: 'sqlite' });
+    try {
+      const r = runMpsd(['--port', String(s.port)], {}, { timeoutMs: 5_000 });
+      assert.ok(!r.timedOut, `a second mpsd on port ${s.port} kept running; stderr:\n${r.stderr}`);
+      assert.equal(r.code, 1, `exit code ${r.code} (signal ${r.signal}); stderr:\n${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${s.port}`));
+      assert.equal((await fetch(`${s.base}/health`)).status, 200);
+    } finally {
+      const r = await s.stop();
+      assert.equal(r.code, 0, r.stderr);
+    }
+  });
 });
 
 // ---------------------------------------------------------------------------------------

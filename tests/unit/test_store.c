@@ -2010,6 +2010,85 @@ static void exec_pg_reconnect(void **state) {
   db_exec_stop(ex);
 }
 
+/* D66: a pool session's lane is its own among every session of the database, whichever
+ * process opened it: each holds its lane's advisory lock, no two hold one lane, a plain
+ * connection claims none, a closed session's lane is free again and a re-established session
+ * claims one again. (Other test processes may share the database: no lane number is assumed.) */
+static const db_sql q_lane_locks = {
+    .name = "lane_locks",
+    .sql = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1836086124 "
+           "AND objsubid = 2 AND granted AND pid = $1::int AND ($2::int < 0 OR objid = $2::int)"};
+static const db_sql q_backend_pid = {.name = "backend_pid", .sql = "SELECT pg_backend_pid()"};
+
+static int64_t lane_locks(db_conn *obs, db_conn *c, int lane) {
+  db_val a[] = {db_int(query_int_ok(c, &q_backend_pid, NULL, 0)), db_int(lane)};
+  return query_int_ok(obs, &q_lane_locks, a, 2);
+}
+
+static db_conn *open_lane_ok(const char *url) {
+  char err[ERR_LEN];
+  db_conn *c = db_open_flags(url, DB_OPEN_LANE, err, sizeof err);
+  if (c == NULL) fail_msg("db_open_flags(%s, DB_OPEN_LANE): %s", url, err);
+  return c;
+}
+
+static void pg_own_lanes(void **state) {
+  char url[URL_LEN];
+  case_url(state, url, sizeof url);
+  if (((struct backend *)*state)->kind != DB_POSTGRES) skip();
+  db_conn *obs = open_ok(url);
+  enum { N = 4 };
+  db_conn *c[N];
+  for (int i = 0; i < N; i++) {
+    c[i] = open_lane_ok(url);
+    int lane = db_conn_lane(c[i]);
+    assert_true(lane >= 0 && lane < DB_MAX_LANES);
+    for (int j = 0; j < i; j++) assert_int_not_equal(db_conn_lane(c[j]), lane);
+    assert_int_equal(lane_locks(obs, c[i], lane), 1);
+    assert_int_equal(lane_locks(obs, c[i], -1), 1); /* that one only */
+  }
+  db_conn *plain = open_ok(url);
+  assert_int_equal(db_conn_lane(plain), 0);
+  assert_int_equal(lane_locks(obs, plain, -1), 0);
+  db_close(plain);
+
+  /* closed: its lane can be taken again (the server lets go as the backend exits) */
+  int freed = db_conn_lane(c[1]);
+  db_close(c[1]);
+  static const db_sql try_lane = {
+      .name = "try_lane",
+      .sql = "SELECT CASE WHEN pg_try_advisory_lock(1836086124, $1::int4) THEN 1 ELSE 0 END"};
+  static const db_sql unlock_lane = {
+      .name = "unlock_lane",
+      .sql = "SELECT CASE WHEN pg_advisory_unlock(1836086124, $1::int4) THEN 1 ELSE 0 END"};
+  db_val fl = db_int(freed);
+  int64_t got = 0;
+  for (int i = 0; i < 200 && got == 0; i++) {
+    got = query_int_ok(obs, &try_lane, &fl, 1);
+    if (got == 0) sleep_ms(10);
+  }
+  assert_int_equal(got, 1);
+  assert_int_equal(query_int_ok(obs, &unlock_lane, &fl, 1), 1);
+
+  /* lost: the session that replaces it claims a lane again, still its own */
+  static const db_sql kill = {
+      .name = "kill", .sql = "SELECT CASE WHEN pg_terminate_backend($1::int) THEN 1 ELSE 0 END"};
+  db_val pid = db_int(query_int_ok(c[0], &q_backend_pid, NULL, 0));
+  assert_int_equal(query_int_ok(obs, &kill, &pid, 1), 1);
+  sleep_ms(100);
+  int64_t v = 0;
+  assert_true(db_query_int(c[0], &q_backend_pid, NULL, 0, &v) < 0);
+  assert_int_equal(db_reconnect_if_lost(c[0]), DB_OK);
+  assert_int_not_equal(query_int_ok(c[0], &q_backend_pid, NULL, 0), pid.i);
+  int lane = db_conn_lane(c[0]);
+  assert_int_equal(lane_locks(obs, c[0], lane), 1);
+  assert_int_not_equal(lane, db_conn_lane(c[2]));
+  assert_int_not_equal(lane, db_conn_lane(c[3]));
+  for (int i = 0; i < N; i++)
+    if (i != 1) db_close(c[i]);
+  db_close(obs);
+}
+
 /* ---- migrations --------------------------------------------------------------------- */
 
 /* Start a migration case from an empty schema: every migration creates tables, so dropping
@@ -2260,6 +2339,7 @@ int main(void) {
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
       {"pg_exec_reconnect", exec_pg_reconnect, NULL, NULL, &B_PG},
+      {"pg_own_lanes", pg_own_lanes, NULL, NULL, &B_PG},
       BOTH(migrations_apply_and_status),
       BOTH(txn_list_planned_once),
       BOTH(migrations_refuse_unknown_and_edited),
