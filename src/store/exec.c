@@ -34,6 +34,7 @@
 #define EXEC_READ_BATCH_MAX 8 /* read_batch at most: 8 jobs of 4 prefetches fill db_pg.c's table of 32 */
 #define EXEC_WRITE_GROUP_MAX 32 /* write_group at most (db_pg.c holds back what 32 payments send) */
 #define EXEC_GROUP_SCAN 4       /* a group former looks at most write_group * 4 queued jobs */
+#define EXEC_KEY_SLOTS 4096     /* running group keys, counted by hash (D67) */
 #define EXEC_CKPT_GROUPS 8    /* group commits between background checkpoints */
 #define EXEC_CKPT_IDLE_MS 1000 /* a checkpoint at most this long after the last group commit */
 #define EXEC_WAL_RESTART_FRAMES 16384 /* default wal_restart_frames: a WAL of about 70 MB */
@@ -72,6 +73,10 @@ struct db_exec {
   int nreaders; /* W_READER workers: READ jobs go to readq (PostgreSQL: 0 = to the pool) */
   int read_batch; /* PostgreSQL readers: most READ jobs run together (1: one at a time) */
   int write_group; /* PostgreSQL pool: most keyed WRITE jobs in one transaction (1: alone) */
+  /* PostgreSQL pool (under mu): how many running keyed jobs' group keys fall in each slot; a
+   * queued job whose slot is taken waits for a later group instead of for the running one's
+   * row locks (D67). A slot two keys share makes one of them wait needlessly, nothing worse. */
+  uint16_t keys_running[EXEC_KEY_SLOTS];
   /* SQLite checkpointer (under mu: the counters) */
   pthread_cond_t ckpt_cv;     /* monotonic clock */
   uint64_t ckpt_groups;       /* stats.write_groups at the last checkpoint */
@@ -170,14 +175,71 @@ static bool same_with(const db_job *a, const db_job *b) {
   return strcmp(a->group_with, b->group_with) == 0;
 }
 
+/* ---- running keys (D67) ---------------------------------------------------------------- */
+
+/* The slot of a group key: FNV-1a, 64 bits. */
+static uint16_t key_slot(const char *key) {
+  uint64_t h = 14695981039346656037ULL;
+  for (const unsigned char *p = (const unsigned char *)key; *p != '\0'; p++) h = (h ^ *p) * 1099511628211ULL;
+  return (uint16_t)(h % EXEC_KEY_SLOTS);
+}
+
+/* Under mu: a keyed job whose key a running job of the pool holds (its rows are locked). */
+static bool key_running(const struct db_exec *ex, const db_job *job) {
+  return job->group_key != NULL && ex->keys_running[key_slot(job->group_key)] > 0;
+}
+
+/* Under mu: jobs[0..n) start running (+1) or have ended (-1); slots[] keeps their slots, since
+ * a finished job may be gone before its keys are let go. */
+static void keys_start(struct db_exec *ex, db_job *const *jobs, int n, uint16_t *slots, int *nslots) {
+  *nslots = 0;
+  for (int i = 0; i < n; i++) {
+    if (jobs[i]->group_key == NULL) continue;
+    uint16_t k = key_slot(jobs[i]->group_key);
+    assert(ex->keys_running[k] < UINT16_MAX);
+    ex->keys_running[k]++;
+    slots[(*nslots)++] = k;
+  }
+}
+
+static void keys_end(struct db_exec *ex, const uint16_t *slots, int nslots) {
+  for (int i = 0; i < nslots; i++) {
+    assert(ex->keys_running[slots[i]] > 0);
+    ex->keys_running[slots[i]]--;
+  }
+}
+
+/* Under mu: the pool's next job: the first of the first `scan` queued whose key no running job
+ * holds (an unkeyed job always qualifies), else the head, which then waits for the lock as any
+ * job would. Jobs left in q keep their order. */
+static db_job *queue_pop_free(const struct db_exec *ex, struct job_queue *q, int scan) {
+  db_job *prev = NULL;
+  db_job *job = q->head;
+  for (int seen = 0; job != NULL && seen < scan; seen++) {
+    if (!key_running(ex, job)) {
+      if (prev == NULL) return queue_pop(q);
+      prev->next = job->next;
+      if (q->tail == job) q->tail = prev;
+      assert(q->len > 0);
+      q->len--;
+      job->next = NULL;
+      return job;
+    }
+    prev = job;
+    job = job->next;
+  }
+  return queue_pop(q);
+}
+
 /* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued WRITE
- * jobs with first's group_with and group keys all different from each other's and first's;
- * looks at no more than max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a
+ * jobs with first's group_with and group keys all different from each other's and first's
+ * and from every running job's (D67); looks at no more than max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a
  * bounded scan. Returns the group's size. Jobs left in q keep their order. The group runs in
  * the order of its keys: its jobs lock their keys' rows in the first round trip, one after the
  * other, so two groups on two connections always lock in the same order and cannot deadlock on
  * them (they had, and waited out PostgreSQL's deadlock_timeout of a second). */
-static int queue_take_group(struct job_queue *q, db_job *first, db_job **group, int max) {
+static int queue_take_group(const struct db_exec *ex, struct job_queue *q, db_job *first, db_job **group,
+                            int max) {
   assert(first->group_key != NULL && first->mode == DB_JOB_WRITE && max >= 1);
   group[0] = first;
   int n = 1;
@@ -185,7 +247,8 @@ static int queue_take_group(struct job_queue *q, db_job *first, db_job **group, 
   db_job *job = q->head;
   for (int seen = 0; job != NULL && n < max && seen < max * EXEC_GROUP_SCAN; seen++) {
     db_job *next = job->next;
-    bool fits = job->group_key != NULL && job->mode == DB_JOB_WRITE && same_with(job, first);
+    bool fits = job->group_key != NULL && job->mode == DB_JOB_WRITE && same_with(job, first) &&
+                !key_running(ex, job);
     for (int i = 0; fits && i < n; i++) fits = strcmp(group[i]->group_key, job->group_key) != 0;
     if (fits) { /* unlink it */
       if (prev != NULL) prev->next = next;
@@ -654,7 +717,8 @@ static void *single_main(void *arg) {
       unlock(&ex->mu);
       break;
     }
-    db_job *job = queue_pop(q);
+    const bool keyed = w->role == W_POOL && ex->write_group > 1;
+    db_job *job = keyed ? queue_pop_free(ex, q, ex->write_group * EXEC_GROUP_SCAN) : queue_pop(q);
     int64_t start = now_ns();
     observe(ex, DB_STAGE_QUEUE, start - job->enqueued_ns);
     if (batch_max > 1 && q->len > 0) {
@@ -669,19 +733,24 @@ static void *single_main(void *arg) {
       run_read_batch(ex, w->conn, batch, n);
       continue;
     }
-    if (w->role == W_POOL && ex->write_group > 1 && job->group_key != NULL && q->len > 0) {
-      db_job *group[EXEC_WRITE_GROUP_MAX];
-      int n = queue_take_group(q, job, group, ex->write_group);
+    db_job *group[EXEC_WRITE_GROUP_MAX] = {job};
+    int n = 1;
+    if (keyed && job->group_key != NULL && q->len > 0) {
+      n = queue_take_group(ex, q, job, group, ex->write_group);
       for (int i = 0; i < n; i++) /* job's own wait is counted above */
         if (group[i] != job) observe(ex, DB_STAGE_QUEUE, start - group[i]->enqueued_ns);
-      if (n > 1) {
-        unlock(&ex->mu);
-        run_write_group(ex, w->conn, group, n, true);
-        continue;
-      }
     }
+    uint16_t slots[EXEC_WRITE_GROUP_MAX];
+    int nslots = 0;
+    if (keyed) keys_start(ex, group, n, slots, &nslots);
     unlock(&ex->mu);
-    run_alone(ex, w->conn, job, w->role == W_READER, start);
+    if (n > 1) run_write_group(ex, w->conn, group, n, true);
+    else run_alone(ex, w->conn, job, w->role == W_READER, start);
+    if (nslots > 0) {
+      lock(&ex->mu);
+      keys_end(ex, slots, nslots);
+      unlock(&ex->mu);
+    }
   }
   return NULL;
 }

@@ -1495,6 +1495,67 @@ static void pg_exec_write_group(void **state) {
   assert_non_null(strstr(err, "write_group"));
 }
 
+/* D67: a queued keyed job whose key a running job holds waits for a later group, so the
+ * group formed meanwhile does not wait for that job's row locks. Pool of two: A (key k1) holds
+ * one connection at a gate, an unkeyed gate job the other while B (k1), C (k2), D (k3) queue in
+ * that order; when the second connection comes free it takes C and D as a group and B only
+ * after them (before D67 it took B first, its key the smallest: B, C, D in one group). */
+static atomic_int g_keys_done;
+static void keys_done(db_job *job) {
+  (void)job;
+  atomic_fetch_add(&g_keys_done, 1);
+}
+
+static void pg_exec_write_group_running_keys(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  db_conn *c = open_ok(url);
+  script_ok(c, "DROP TABLE IF EXISTS t_grp; CREATE TABLE t_grp (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);"
+               "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 21) AS i");
+  db_close(c);
+  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 2, .queue_max = 100, .write_group = 8};
+  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  atomic_store(&g_keys_done, 0);
+  struct gate ga, ge;
+  gate_init(&ga);
+  gate_init(&ge);
+  db_job a = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &ga, .done = keys_done, .group_key = "k1", .group_with = "m"};
+  db_job e = {.mode = DB_JOB_WRITE, .run = gate_job, .arg = &ge, .done = keys_done};
+  assert_int_equal(db_exec_submit(ex, &a), 0);
+  gate_wait_entered(&ga);
+  assert_int_equal(db_exec_submit(ex, &e), 0);
+  gate_wait_entered(&ge);
+  struct group_job jobs[3];
+  static const char *const keys[3] = {"k1", "k2", "k3"};
+  memset(jobs, 0, sizeof jobs);
+  for (int i = 0; i < 3; i++) {
+    jobs[i] = (struct group_job){.id = i + 1, .value = 7};
+    jobs[i].job = (db_job){.mode = DB_JOB_WRITE, .prefetch = grp_prefetch, .run = grp_run, .done = keys_done,
+                           .arg = &jobs[i], .group_key = keys[i], .group_with = "m"};
+    assert_int_equal(db_exec_submit(ex, &jobs[i].job), 0);
+  }
+  struct db_exec_stats before;
+  db_exec_stats(ex, &before);
+  gate_open(&ge);
+  for (int i = 0; i < 1000 && atomic_load(&g_keys_done) < 4; i++) sleep_ms(5); /* E, C, D and B */
+  assert_int_equal(atomic_load(&g_keys_done), 4);
+  gate_open(&ga);
+  for (int i = 0; i < 1000 && atomic_load(&g_keys_done) < 5; i++) sleep_ms(5);
+  assert_int_equal(atomic_load(&g_keys_done), 5);
+  grp_expect(ex, &before, 0, 1, 0); /* one group: C and D */
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(jobs[i].job.status, DB_JOB_COMMIT);
+    assert_int_equal(jobs[i].runs, 1);
+  }
+  assert_true(jobs[0].order > jobs[1].order && jobs[0].order > jobs[2].order);
+  assert_true(jobs[1].order < jobs[2].order); /* in the group, in key order */
+  assert_int_equal(exec_count(ex, &Q_GRP_SHARED), 3);
+  db_exec_stop(ex);
+  gate_destroy(&ga);
+  gate_destroy(&ge);
+}
+
 /* D63: a write group's holds of one statement go as one statement over arrays: plain INSERTs
  * (one row and several), an UPDATE of each job's own row (ROWS), the shared head (LAST, the last
  * job's values stay) and the shared lane (SUM). What lands is what the jobs one by one would
@@ -2335,6 +2396,7 @@ int main(void) {
       BOTH(exec_read_batch),
       {"pg_exec_write_group", pg_exec_write_group, NULL, NULL, &B_PG},
       {"pg_exec_write_group_merge", pg_exec_write_group_merge, NULL, NULL, &B_PG},
+      {"pg_exec_write_group_running_keys", pg_exec_write_group_running_keys, NULL, NULL, &B_PG},
       {"sqlite_exec_durable_replies", exec_durable_replies, NULL, NULL, &B_SQLITE},
       {"sqlite_exec_wal_starts_over", exec_wal_starts_over, NULL, NULL, &B_SQLITE},
       BOTH(exec_config_errors),
