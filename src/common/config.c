@@ -61,7 +61,7 @@ static const struct opt opts[] = {
     {"db-write-group", "MPS_DB_WRITE_GROUP", OPT_INT, S(db_write_group), "32", 1, 32, NULL, SRV,
      "PostgreSQL: most queued wallet payments of different members a pool connection runs in one transaction (1 = each alone)."},
     {"db-pool-size", "MPS_DB_POOL_SIZE", OPT_INT, S(db_pool_size), "0", 0, 256, NULL, SRV,
-     "PostgreSQL: connections (one thread each) for WRITE jobs; 0 = twice the cores, 2 to 16 (D64)."},
+     "PostgreSQL: connections (one thread each) for WRITE jobs; 0 = the cores, 2 to 16 (D64, D68)."},
     {"db-batch-max", "MPS_DB_BATCH_MAX", OPT_INT, S(db_batch_max), "64", 1, 1024, NULL, SRV,
      "SQLite: most write jobs committed together in one group transaction (one fsync)."},
     {"db-wal-frames", "MPS_DB_WAL_FRAMES", OPT_INT, S(db_wal_frames), "16384", 64, 1048576, NULL, SRV,
@@ -204,7 +204,7 @@ static int check_db_url(struct mps_config *cfg, char *err, size_t err_len) {
 
 int config_default_pool_size(void) {
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  return cores < 1 ? 2 : cores > 8 ? 16 : 2 * (int)cores;
+  return cores < 2 ? 2 : cores > 16 ? 16 : (int)cores; /* D68 */
 }
 
 static int validate(struct mps_config *cfg, enum config_use use, char *err, size_t err_len) {

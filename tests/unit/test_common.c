@@ -245,9 +245,9 @@ static void config_defaults_and_flags(void **state) {
   assert_int_equal(load(argv2, 3, &cfg, err), 0);
   assert_int_equal(cfg.port, 7070); /* environment below flags, above defaults */
   unsetenv("MPS_PORT");
-  /* the PostgreSQL write pool: twice the cores, 2 to 16 (D64), unless given */
+  /* the PostgreSQL write pool: the cores, 2 to 16 (D64, D68), unless given */
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
-  assert_int_equal(cfg.db_pool_size, cores < 1 ? 2 : cores > 8 ? 16 : 2 * cores);
+  assert_int_equal(cfg.db_pool_size, cores < 2 ? 2 : cores > 16 ? 16 : cores); /* D68 */
   assert_true(cfg.db_pool_size >= 2 && cfg.db_pool_size <= 16);
   char *argv3[] = {"mpsd", "--data-dir", tmpdir, "--db-pool-size", "1"};
   assert_int_equal(load(argv3, 5, &cfg, err), 0);
