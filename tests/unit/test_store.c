@@ -1374,16 +1374,24 @@ static void grp_expect(db_exec *ex, const struct db_exec_stats *before, uint64_t
   assert_int_equal(after.group_reruns - before->group_reruns, reruns);
 }
 
-static void pg_exec_write_group(void **state) {
-  char url[URL_LEN], err[ERR_LEN];
-  case_url(state, url, sizeof url);
+/* A fresh t_grp (rows 0..21 at 0) and an executor of pool_size connections, groups of 8. */
+static db_exec *grp_start(const char *url, int pool_size, struct db_exec_config *cfg) {
+  char err[ERR_LEN];
   db_conn *c = open_ok(url);
   script_ok(c, "DROP TABLE IF EXISTS t_grp; CREATE TABLE t_grp (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);"
                "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 21) AS i");
   db_close(c);
-  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 1, .queue_max = 100, .write_group = 8};
-  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
+  *cfg = (struct db_exec_config){.url = url, .readers = 1, .pool_size = pool_size, .queue_max = 100, .write_group = 8};
+  db_exec *ex = db_exec_start(cfg, err, sizeof err);
   if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  return ex;
+}
+
+static void pg_exec_write_group(void **state) {
+  char url[URL_LEN], err[ERR_LEN];
+  case_url(state, url, sizeof url);
+  struct db_exec_config cfg;
+  db_exec *ex = grp_start(url, 1, &cfg);
   struct group_job jobs[12];
   static const char *const keys[12] = {"k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10", "k11", "k12"};
   memset(jobs, 0, sizeof jobs);
@@ -1507,15 +1515,10 @@ static void keys_done(db_job *job) {
 }
 
 static void pg_exec_write_group_running_keys(void **state) {
-  char url[URL_LEN], err[ERR_LEN];
+  char url[URL_LEN];
   case_url(state, url, sizeof url);
-  db_conn *c = open_ok(url);
-  script_ok(c, "DROP TABLE IF EXISTS t_grp; CREATE TABLE t_grp (id INTEGER PRIMARY KEY, v BIGINT NOT NULL);"
-               "INSERT INTO t_grp SELECT i, 0 FROM generate_series(0, 21) AS i");
-  db_close(c);
-  struct db_exec_config cfg = {.url = url, .readers = 1, .pool_size = 2, .queue_max = 100, .write_group = 8};
-  db_exec *ex = db_exec_start(&cfg, err, sizeof err);
-  if (ex == NULL) fail_msg("db_exec_start: %s", err);
+  struct db_exec_config cfg;
+  db_exec *ex = grp_start(url, 2, &cfg);
   atomic_store(&g_keys_done, 0);
   struct gate ga, ge;
   gate_init(&ga);
