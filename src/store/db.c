@@ -103,7 +103,6 @@ int db_conn_lane(const db_conn *c) {
   return c->lane;
 }
 
-
 void db_group_begin(db_conn *c) {
   assert(c != NULL && !c->in_group);
   c->in_group = true;

@@ -166,6 +166,17 @@ static db_job *queue_pop(struct job_queue *q) {
   return job;
 }
 
+/* Take job, which follows prev in q (NULL: job is the head), out of q; returns job. */
+static db_job *queue_unlink(struct job_queue *q, db_job *prev, db_job *job) {
+  assert(q->len > 0 && (prev == NULL ? q->head == job : prev->next == job));
+  if (prev != NULL) prev->next = job->next;
+  else q->head = job->next;
+  if (q->tail == job) q->tail = prev;
+  q->len--;
+  job->next = NULL;
+  return job;
+}
+
 static int by_group_key(const void *a, const void *b) {
   return strcmp((*(db_job *const *)a)->group_key, (*(db_job *const *)b)->group_key);
 }
@@ -189,8 +200,8 @@ static bool key_running(const struct db_exec *ex, const db_job *job) {
   return job->group_key != NULL && ex->keys_running[key_slot(job->group_key)] > 0;
 }
 
-/* Under mu: jobs[0..n) start running (+1) or have ended (-1); slots[] keeps their slots, since
- * a finished job may be gone before its keys are let go. */
+/* Under mu: jobs[0..n) start running: their keys' slots are counted and kept in slots[] for
+ * keys_end, since a finished job may be gone before its keys are let go. */
 static void keys_start(struct db_exec *ex, db_job *const *jobs, int n, uint16_t *slots, int *nslots) {
   *nslots = 0;
   for (int i = 0; i < n; i++) {
@@ -216,15 +227,7 @@ static db_job *queue_pop_free(const struct db_exec *ex, struct job_queue *q, int
   db_job *prev = NULL;
   db_job *job = q->head;
   for (int seen = 0; job != NULL && seen < scan; seen++) {
-    if (!key_running(ex, job)) {
-      if (prev == NULL) return queue_pop(q);
-      prev->next = job->next;
-      if (q->tail == job) q->tail = prev;
-      assert(q->len > 0);
-      q->len--;
-      job->next = NULL;
-      return job;
-    }
+    if (!key_running(ex, job)) return queue_unlink(q, prev, job);
     prev = job;
     job = job->next;
   }
@@ -233,8 +236,8 @@ static db_job *queue_pop_free(const struct db_exec *ex, struct job_queue *q, int
 
 /* Under mu: after first (popped from q, with a group key), take up to max - 1 more queued WRITE
  * jobs with first's group_with and group keys all different from each other's and first's
- * and from every running job's (D67); looks at no more than max * EXEC_GROUP_SCAN jobs, so a queue of one key's jobs costs a
- * bounded scan. Returns the group's size. Jobs left in q keep their order. The group runs in
+ * and from every running job's (D67); looks at no more than max * EXEC_GROUP_SCAN jobs, so a
+ * queue of one key's jobs costs a bounded scan. Returns the group's size. Jobs left in q keep their order. The group runs in
  * the order of its keys: its jobs lock their keys' rows in the first round trip, one after the
  * other, so two groups on two connections always lock in the same order and cannot deadlock on
  * them (they had, and waited out PostgreSQL's deadlock_timeout of a second). */
@@ -250,14 +253,8 @@ static int queue_take_group(const struct db_exec *ex, struct job_queue *q, db_jo
     bool fits = job->group_key != NULL && job->mode == DB_JOB_WRITE && same_with(job, first) &&
                 !key_running(ex, job);
     for (int i = 0; fits && i < n; i++) fits = strcmp(group[i]->group_key, job->group_key) != 0;
-    if (fits) { /* unlink it */
-      if (prev != NULL) prev->next = next;
-      else q->head = next;
-      if (q->tail == job) q->tail = prev;
-      assert(q->len > 0);
-      q->len--;
-      job->next = NULL;
-      group[n++] = job;
+    if (fits) {
+      group[n++] = queue_unlink(q, prev, job);
     } else {
       prev = job;
     }
